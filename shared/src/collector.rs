@@ -1,0 +1,516 @@
+//! The collector, sans IO: [`plan`] turns a request into either a reply or one Upstash
+//! REST call; [`finish`] turns that call's outcome into the reply. Adapters only move
+//! bytes between the platform and these two functions.
+
+use crate::auth::{KeyId, key_from_basic_auth};
+use crate::config::{Config, LogLevel};
+use crate::enrich::{BatchInfo, Edge, Geo, enrich, uuid_v4};
+use crate::error::IngestError;
+use crate::event::{Kind, RawObject, raw_str};
+use crate::redis::{
+    INGEST_SCRIPT, IngestOutcome, RestCall, RestError, command, parse_ingest, parse_result,
+};
+use crate::reply::Reply;
+use crate::validate::{Reject, check, dead_letter_text, rejects_json};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+
+/// Source of random bytes (getrandom on every platform; fixed in tests).
+pub trait Random {
+    /// Fill `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// A request as the core sees it.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    /// HTTP method, upper case.
+    pub method: &'a str,
+    /// URL path without query.
+    pub path: &'a str,
+    /// Request headers.
+    pub headers: &'a http::HeaderMap,
+    /// Raw body bytes.
+    pub body: &'a [u8],
+    /// The peer address the platform saw, used when no CDN header names the client.
+    pub peer_ip: Option<IpAddr>,
+    /// Geo data from the platform, if any.
+    pub geo: Option<&'a Geo>,
+    /// Arrival time, Unix ms.
+    pub now_ms: i64,
+}
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Plan {
+    /// Answer at once.
+    Respond(Reply, LogLine),
+    /// Make this Upstash call, then pass its outcome to [`finish`] with `pending`.
+    Call {
+        /// The REST call to make.
+        call: RestCall,
+        /// State needed to build the reply.
+        pending: Pending,
+    },
+}
+
+/// State carried from [`plan`] to [`finish`].
+#[derive(Debug)]
+pub struct Pending {
+    origin: Option<String>,
+    accepted: usize,
+    rejects: Vec<Reject>,
+    log: LogLine,
+}
+
+/// One structured log line per request (no bodies, keys or full IPs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Random request id, also returned in `x-request-id`.
+    pub request_id: String,
+    /// Route name, e.g. `batch`, `track`, `preflight`.
+    pub route: &'static str,
+    /// Final status.
+    pub status: u16,
+    /// Events accepted.
+    pub accepted: usize,
+    /// Events rejected.
+    pub rejected: usize,
+    /// Write key id (hash prefix), once known.
+    pub key_id: Option<String>,
+    /// Error code for failures.
+    pub error: Option<&'static str>,
+    /// Detail for server-side failures.
+    pub detail: Option<String>,
+}
+
+impl LogLine {
+    fn new(request_id: String, route: &'static str) -> Self {
+        Self {
+            request_id,
+            route,
+            status: 0,
+            accepted: 0,
+            rejected: 0,
+            key_id: None,
+            error: None,
+            detail: None,
+        }
+    }
+
+    /// Whether this line should be printed at `level`.
+    pub fn enabled(&self, level: LogLevel) -> bool {
+        let own = match self.status {
+            500.. => LogLevel::Error,
+            400..=499 if self.status != 404 && self.status != 429 => LogLevel::Warn,
+            _ => LogLevel::Info,
+        };
+        own <= level
+    }
+
+    /// The JSON text of the line, with the duration the adapter measured.
+    pub fn to_json(&self, duration_ms: f64) -> String {
+        serde_json::json!({
+            "msg": "request",
+            "request_id": self.request_id,
+            "route": self.route,
+            "status": self.status,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "key_id": self.key_id,
+            "error": self.error,
+            "detail": self.detail,
+            "duration_ms": (duration_ms * 100.0).round() / 100.0,
+        })
+        .to_string()
+    }
+}
+
+/// What the route table says a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/v1/batch` or `/v1/import`.
+    Batch,
+    /// A single-event route: `/v1/track`, `/v1/t`, …
+    Single(Kind),
+}
+
+/// Match a collector path (trailing slash tolerated).
+pub fn route(path: &str) -> Option<Route> {
+    let p = path.strip_suffix('/').unwrap_or(path);
+    Some(match p {
+        "/v1/batch" | "/v1/import" | "/v1/b" => Route::Batch,
+        "/v1/track" | "/v1/t" => Route::Single(Kind::Track),
+        "/v1/identify" | "/v1/i" => Route::Single(Kind::Identify),
+        "/v1/page" | "/v1/p" => Route::Single(Kind::Page),
+        "/v1/screen" | "/v1/s" => Route::Single(Kind::Screen),
+        "/v1/group" | "/v1/g" => Route::Single(Kind::Group),
+        "/v1/alias" | "/v1/a" => Route::Single(Kind::Alias),
+        _ => return None,
+    })
+}
+
+fn route_name(r: Route) -> &'static str {
+    match r {
+        Route::Batch => "batch",
+        Route::Single(k) => k.as_str(),
+    }
+}
+
+fn header<'h>(h: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// The client's IP: `CF-Connecting-IP`, else the first `X-Forwarded-For` entry, else
+/// `X-Real-IP`, else what the platform saw.
+pub fn client_ip(headers: &http::HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
+    header(headers, "cf-connecting-ip")
+        .and_then(|v| v.parse().ok())
+        .or_else(|| {
+            header(headers, "x-forwarded-for")
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .or_else(|| header(headers, "x-real-ip").and_then(|v| v.parse().ok()))
+        .or(peer)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Random hex id of `n` bytes.
+pub fn random_hex(rng: &mut impl Random, n: usize) -> String {
+    let mut b = vec![0u8; n];
+    rng.fill(&mut b);
+    hex(&b)
+}
+
+fn respond(err: &IngestError, cfg: &Config, origin: Option<&str>, mut log: LogLine) -> Plan {
+    let mut reply = err.to_reply();
+    cfg.origins.decorate(origin, &mut reply);
+    reply.set_header("x-request-id", log.request_id.clone());
+    log.status = reply.status;
+    log.error = Some(err.code());
+    if let IngestError::AllInvalid(r) = err {
+        log.rejected = r.len();
+    }
+    if let IngestError::Config(m) = err {
+        log.detail = Some(m.clone());
+    }
+    Plan::Respond(reply, log)
+}
+
+/// Answer for a request that reached the collector while its configuration is invalid.
+pub fn config_error_reply(message: &str, origin: Option<&str>) -> Reply {
+    let mut r = IngestError::Config(message.to_string()).to_reply();
+    if let Some(o) = origin {
+        // We cannot know the allowed origins; let the browser read the error.
+        r.set_header("access-control-allow-origin", o.to_string());
+    }
+    r
+}
+
+/// Decide what to do with a collector request.
+pub fn plan(cfg: &Config, req: &Incoming<'_>, rng: &mut impl Random) -> Plan {
+    let origin = header(req.headers, "origin").filter(|o| !o.is_empty());
+    let request_id = random_hex(rng, 8);
+    let Some(r) = route(req.path) else {
+        let log = LogLine::new(request_id, "unknown");
+        if req.method == "OPTIONS" {
+            return preflight(cfg, req, origin, log);
+        }
+        return respond(&IngestError::NotFound, cfg, origin, log);
+    };
+    let mut log = LogLine::new(request_id, route_name(r));
+    if req.method == "OPTIONS" {
+        log.route = "preflight";
+        return preflight(cfg, req, origin, log);
+    }
+    if req.method != "POST" {
+        return respond(&IngestError::MethodNotAllowed, cfg, origin, log);
+    }
+    if let Some(o) = origin.filter(|o| !cfg.origins.allows(o)) {
+        return respond(
+            &IngestError::OriginNotAllowed(o.to_string()),
+            cfg,
+            origin,
+            log,
+        );
+    }
+    match build(cfg, req, r, origin, rng, &mut log) {
+        Ok(plan) => plan,
+        Err(e) => respond(&e, cfg, origin, log),
+    }
+}
+
+fn preflight(cfg: &Config, req: &Incoming<'_>, origin: Option<&str>, mut log: LogLine) -> Plan {
+    let mut reply = cfg.origins.preflight(
+        origin,
+        header(req.headers, "access-control-request-headers"),
+    );
+    reply.set_header("x-request-id", log.request_id.clone());
+    log.status = reply.status;
+    Plan::Respond(reply, log)
+}
+
+fn parse_body(bytes: &[u8]) -> Result<&str, IngestError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| IngestError::Malformed("body is not UTF-8 text".into()))?;
+    if text.trim().is_empty() {
+        return Err(IngestError::Malformed(
+            "body is empty; send a JSON object".into(),
+        ));
+    }
+    Ok(text)
+}
+
+fn authenticate(
+    cfg: &Config,
+    headers: &http::HeaderMap,
+    body: &RawObject<'_>,
+) -> Result<KeyId, IngestError> {
+    let presented = header(headers, "authorization")
+        .and_then(key_from_basic_auth)
+        .or_else(|| {
+            body.get_present("writeKey")
+                .and_then(raw_str)
+                .map(|s| s.into_owned())
+        })
+        .ok_or(IngestError::MissingWriteKey)?;
+    cfg.write_keys
+        .verify(&presented)
+        .ok_or(IngestError::UnknownWriteKey)
+}
+
+fn build(
+    cfg: &Config,
+    req: &Incoming<'_>,
+    r: Route,
+    origin: Option<&str>,
+    rng: &mut impl Random,
+    log: &mut LogLine,
+) -> Result<Plan, IngestError> {
+    let decoded = crate::payload::decode(
+        req.body,
+        header(req.headers, "content-encoding"),
+        cfg.max_request_bytes,
+    )?;
+    let text = parse_body(&decoded)?;
+    let top = RawObject::parse(text)
+        .map_err(|e| IngestError::Malformed(format!("body is not a JSON object: {e}")))?;
+    let key = authenticate(cfg, req.headers, &top)?;
+    log.key_id = Some(key.as_str().to_string());
+
+    let batch_ctx;
+    let (events, route_kind, info): (Vec<&RawValue>, Option<Kind>, BatchInfo<'_>) = match r {
+        Route::Batch => {
+            let raw = top.get_present("batch").ok_or_else(|| {
+                IngestError::Malformed(
+                    "batch: field is required and must be an array of events".into(),
+                )
+            })?;
+            let list: Vec<&RawValue> = serde_json::from_str(raw.get())
+                .map_err(|_| IngestError::Malformed("batch: must be an array of events".into()))?;
+            if list.is_empty() {
+                return Err(IngestError::Malformed(
+                    "batch: must contain at least one event".into(),
+                ));
+            }
+            batch_ctx = top
+                .get_present("context")
+                .filter(|c| crate::event::is_object(c))
+                .and_then(|c| RawObject::from_raw(c).ok());
+            let sent_at_ms = top
+                .get_present("sentAt")
+                .and_then(raw_str)
+                .and_then(|s| crate::timestamp::parse_ms(&s));
+            (
+                list,
+                None,
+                BatchInfo {
+                    context: batch_ctx.as_ref(),
+                    sent_at_ms,
+                },
+            )
+        }
+        Route::Single(k) => {
+            let whole: &RawValue = serde_json::from_str(text)
+                .map_err(|e| IngestError::Malformed(format!("body is not JSON: {e}")))?;
+            (
+                vec![whole],
+                Some(k),
+                BatchInfo {
+                    context: None,
+                    sent_at_ms: None,
+                },
+            )
+        }
+    };
+
+    let ip = client_ip(req.headers, req.peer_ip);
+    let edge = Edge {
+        now_ms: req.now_ms,
+        ip,
+        anonymize_ip: cfg.anonymize_ip,
+        geo: req.geo,
+        user_agent: origin.and(header(req.headers, "user-agent")),
+    };
+    let mut accepted = String::with_capacity(text.len() + events.len() * 300);
+    accepted.push('[');
+    let mut count = 0usize;
+    let mut rejects: Vec<Reject> = Vec::new();
+    let mut dead: Vec<serde_json::Value> = Vec::new();
+    let mut marker = Sha256::new();
+    marker.update(key.as_str().as_bytes());
+    for (index, raw) in events.iter().enumerate() {
+        let checked = RawObject::from_raw(raw)
+            .map_err(|_| Reject {
+                index,
+                field: None,
+                reason: "event must be a JSON object".into(),
+            })
+            .and_then(|obj| {
+                let c = check(&obj, route_kind, raw.get().len(), cfg.max_event_bytes)?;
+                Ok((obj, c))
+            });
+        match checked {
+            Ok((obj, c)) => {
+                let generated;
+                let id: &str = match &c.message_id {
+                    Some(m) => m,
+                    None => {
+                        let mut b = [0u8; 16];
+                        rng.fill(&mut b);
+                        generated = uuid_v4(b);
+                        &generated
+                    }
+                };
+                marker.update(b"\n");
+                match &c.message_id {
+                    Some(m) => marker.update(m.as_bytes()),
+                    None => marker.update(raw.get().as_bytes()),
+                }
+                if count > 0 {
+                    accepted.push(',');
+                }
+                accepted.push_str(&enrich(&obj, &c, &info, &edge, id, raw.get().len()));
+                count += 1;
+            }
+            Err(mut rej) => {
+                rej.index = index;
+                dead.push(serde_json::json!({
+                    "index": index, "field": rej.field, "reason": rej.reason,
+                    "event": dead_letter_text(raw, cfg.max_event_bytes),
+                }));
+                rejects.push(rej);
+            }
+        }
+    }
+    accepted.push(']');
+
+    let ip_part = ip.map_or_else(|| "unknown".to_string(), |i| i.to_string());
+    let stream = &cfg.stream_key;
+    let rl_key = format!("{stream}:rl:{}:{ip_part}", key.as_str());
+    let dedupe_ttl_ms = if count > 0 {
+        cfg.dedupe_window_seconds.saturating_mul(1000)
+    } else {
+        0
+    };
+    let marker_key = format!(
+        "{stream}:seen:{}",
+        hex(marker.finalize().get(..16).unwrap_or_default())
+    );
+    let dead_json = if dead.is_empty() {
+        String::new()
+    } else {
+        serde_json::Value::Array(dead).to_string()
+    };
+    let args: [&str; 14] = [
+        "EVAL",
+        INGEST_SCRIPT,
+        "4",
+        stream,
+        &cfg.dead_letter_stream(),
+        &rl_key,
+        &marker_key,
+        &cfg.rate_limit_max_requests.to_string(),
+        &cfg.rate_limit_window_ms.to_string(),
+        &dedupe_ttl_ms.to_string(),
+        if count > 0 { &accepted } else { "" },
+        &count.to_string(),
+        &dead_json,
+        key.as_str(),
+    ];
+    let mut all: Vec<&str> = args.to_vec();
+    let now = req.now_ms.to_string();
+    all.push(&log.request_id);
+    all.push(&now);
+    Ok(Plan::Call {
+        call: command(&all),
+        pending: Pending {
+            origin: origin.map(str::to_string),
+            accepted: count,
+            rejects,
+            log: log.clone(),
+        },
+    })
+}
+
+/// Outcome of the adapter's HTTP call: status and body, or a transport error.
+pub type CallOutcome = Result<(u16, Vec<u8>), String>;
+
+/// Build the final reply from the Upstash call's outcome.
+pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> (Reply, LogLine) {
+    let Pending {
+        origin,
+        accepted,
+        rejects,
+        mut log,
+    } = pending;
+    let parsed = outcome
+        .map_err(RestError::Unavailable)
+        .and_then(|(status, body)| parse_result(status, &body))
+        .and_then(|v| parse_ingest(&v));
+    let mut reply = match parsed {
+        Ok(IngestOutcome::Appended(_)) if accepted == 0 => {
+            let e = IngestError::AllInvalid(rejects.clone());
+            log.error = Some(e.code());
+            e.to_reply()
+        }
+        Ok(IngestOutcome::Appended(_)) | Ok(IngestOutcome::Duplicate(_)) => {
+            let duplicate = matches!(parsed, Ok(IngestOutcome::Duplicate(_)));
+            log.accepted = accepted;
+            let mut body = serde_json::json!({ "success": true, "accepted": accepted });
+            if let Some(obj) = body.as_object_mut() {
+                if !rejects.is_empty() {
+                    obj.insert("rejected".into(), rejects_json(&rejects));
+                }
+                if duplicate {
+                    obj.insert("duplicate".into(), true.into());
+                }
+            }
+            Reply::json(200, body.to_string())
+        }
+        Ok(IngestOutcome::Limited(ms)) => {
+            let e = IngestError::RateLimited { retry_after_ms: ms };
+            log.error = Some(e.code());
+            e.to_reply()
+        }
+        Err(RestError::Unavailable(m)) | Err(RestError::Rejected(m)) => {
+            let e = IngestError::BackendUnavailable("the write was not confirmed".into());
+            log.error = Some(e.code());
+            log.detail = Some(m);
+            e.to_reply()
+        }
+    };
+    log.rejected = rejects.len();
+    cfg.origins.decorate(origin.as_deref(), &mut reply);
+    reply.set_header("x-request-id", log.request_id.clone());
+    log.status = reply.status;
+    (reply, log)
+}
+
+#[cfg(test)]
+mod tests;

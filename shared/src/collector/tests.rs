@@ -1,0 +1,301 @@
+use super::*;
+use serde_json::{Value, json};
+
+struct Counter(u8);
+impl Random for Counter {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+    }
+}
+
+fn cfg(extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![
+        ("ALLOWED_WRITE_KEYS", "wk_test"),
+        ("REDIS_URL", "http://127.0.0.1:1"),
+        ("REDIS_TOKEN", "t"),
+        ("ALLOWED_ORIGINS", "https://app.example"),
+    ];
+    vars.extend_from_slice(extra);
+    Config::from_lookup(|k| {
+        vars.iter()
+            .rev()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, v.parse().unwrap());
+    }
+    h
+}
+
+const AUTH: (&str, &str) = ("authorization", "Basic d2tfdGVzdDo="); // wk_test:
+
+fn run(method: &str, path: &str, h: &http::HeaderMap, body: &str) -> Plan {
+    let req = Incoming {
+        method,
+        path,
+        headers: h,
+        body: body.as_bytes(),
+        peer_ip: Some("127.0.0.1".parse().unwrap()),
+        geo: None,
+        now_ms: 1_700_000_000_000,
+    };
+    plan(&cfg(&[]), &req, &mut Counter(0))
+}
+
+fn call_args(p: Plan) -> (Vec<String>, Pending) {
+    match p {
+        Plan::Call { call, pending } => (serde_json::from_str(&call.body).unwrap(), pending),
+        Plan::Respond(r, _) => panic!("expected a call, got {} {}", r.status, r.body),
+    }
+}
+
+fn reply(p: Plan) -> Reply {
+    match p {
+        Plan::Respond(r, _) => r,
+        Plan::Call { .. } => panic!("expected a reply"),
+    }
+}
+
+#[test]
+fn valid_batch_becomes_one_eval_with_all_events() {
+    let h = headers(&[AUTH]);
+    let body = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"},
+        {"type":"identify","anonymousId":"a","messageId":"m2","traits":{"x":1}}],"sentAt":"2023-11-14T22:13:20.000Z"}"#;
+    let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
+    assert_eq!(args[0], "EVAL");
+    assert_eq!(args[3], "analytics_events");
+    assert_eq!(args[4], "analytics_events:invalid");
+    assert!(args[5].starts_with("analytics_events:rl:"));
+    assert!(args[5].ends_with(":127.0.0.1"));
+    let events: Value = serde_json::from_str(&args[10]).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 2);
+    assert_eq!(events[0]["messageId"], "m1");
+    assert_eq!(events[1]["traits"]["x"], 1);
+    assert_eq!(args[11], "2");
+    assert_eq!(args[12], "");
+    let (r, log) = finish(
+        &cfg(&[]),
+        pending,
+        Ok((200, br#"{"result":["ok","1-0"]}"#.to_vec())),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(log.accepted, 2);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v, json!({"success": true, "accepted": 2}));
+}
+
+#[test]
+fn invalid_events_are_reported_and_dead_lettered() {
+    let h = headers(&[AUTH]);
+    let body = r#"{"batch":[{"type":"track","userId":"u"},{"type":"page","userId":"u"},7]}"#;
+    let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
+    let dead: Value = serde_json::from_str(&args[12]).unwrap();
+    assert_eq!(dead[0]["index"], 0);
+    assert_eq!(dead[0]["field"], "event");
+    assert_eq!(dead[1]["index"], 2);
+    let (r, _) = finish(
+        &cfg(&[]),
+        pending,
+        Ok((200, br#"{"result":["ok","1-0"]}"#.to_vec())),
+    );
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(v["rejected"][0]["field"], "event");
+    assert_eq!(v["rejected"][1]["index"], 2);
+}
+
+#[test]
+fn all_invalid_is_400_after_dead_lettering() {
+    let h = headers(&[AUTH]);
+    let (args, pending) = call_args(run(
+        "POST",
+        "/v1/batch",
+        &h,
+        r#"{"batch":[{"type":"track"}]}"#,
+    ));
+    assert_eq!(args[10], "");
+    assert_eq!(args[9], "0"); // no retry marker when nothing is accepted
+    let (r, _) = finish(
+        &cfg(&[]),
+        pending,
+        Ok((200, br#"{"result":["ok",""]}"#.to_vec())),
+    );
+    assert_eq!(r.status, 400);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["code"], "invalid_events");
+    assert_eq!(v["rejected"][0]["field"], "userId");
+}
+
+#[test]
+fn write_key_from_body_and_single_route_sets_type() {
+    let h = headers(&[]);
+    let (args, _) = call_args(run(
+        "POST",
+        "/v1/t",
+        &h,
+        r#"{"writeKey":"wk_test","event":"Click","anonymousId":"a","type":"identify"}"#,
+    ));
+    let events: Value = serde_json::from_str(&args[10]).unwrap();
+    assert_eq!(events[0]["type"], "track");
+    assert!(events[0].get("writeKey").is_none());
+    assert_eq!(events[0]["messageId"].as_str().unwrap().len(), 36);
+}
+
+#[test]
+fn auth_failures() {
+    let h = headers(&[]);
+    let r = reply(run(
+        "POST",
+        "/v1/track",
+        &h,
+        r#"{"event":"A","userId":"u"}"#,
+    ));
+    assert_eq!(r.status, 401);
+    let r = reply(run(
+        "POST",
+        "/v1/track",
+        &h,
+        r#"{"writeKey":"nope","event":"A","userId":"u"}"#,
+    ));
+    assert_eq!(r.status, 401);
+    assert!(!r.body.contains("nope"));
+}
+
+#[test]
+fn request_level_errors_table() {
+    let auth = headers(&[AUTH]);
+    let cases: &[(&str, &str, &str, u16, &str)] = &[
+        ("POST", "/v1/batch", "", 400, "malformed_body"),
+        ("POST", "/v1/batch", "[1]", 400, "malformed_body"),
+        ("POST", "/v1/batch", "{\"batch\":[]}", 400, "malformed_body"),
+        ("POST", "/v1/batch", "{\"batch\":{}}", 400, "malformed_body"),
+        ("POST", "/v1/batch", "{\"batch\":[", 400, "malformed_body"),
+        ("GET", "/v1/batch", "", 405, "method_not_allowed"),
+        ("POST", "/v2/batch", "{}", 404, "not_found"),
+    ];
+    for (m, p, body, status, code) in cases {
+        let r = reply(run(m, p, &auth, body));
+        assert_eq!(r.status, *status, "{m} {p} {body}");
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["code"], *code, "{m} {p} {body}");
+    }
+    let big = format!("{{\"batch\":[{{\"x\":\"{}\"}}]}}", "a".repeat(600_000));
+    assert_eq!(reply(run("POST", "/v1/batch", &auth, &big)).status, 413);
+}
+
+#[test]
+fn cors_on_preflight_and_posts() {
+    let ok = headers(&[("origin", "https://app.example"), AUTH]);
+    let r = reply(run("OPTIONS", "/v1/batch", &ok, ""));
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let bad = headers(&[("origin", "https://evil.example"), AUTH]);
+    assert_eq!(reply(run("OPTIONS", "/v1/batch", &bad, "")).status, 403);
+    let r = reply(run(
+        "POST",
+        "/v1/track",
+        &bad,
+        r#"{"event":"A","userId":"u"}"#,
+    ));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    // an allowed origin's error responses still carry CORS headers, so the SDK can read them
+    let r = reply(run(
+        "POST",
+        "/v1/track",
+        &headers(&[("origin", "https://app.example")]),
+        "{}",
+    ));
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+}
+
+#[test]
+fn backend_outcomes_map_to_statuses() {
+    let h = headers(&[AUTH]);
+    let body = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
+    let outcomes: Vec<(CallOutcome, u16)> = vec![
+        (Err("connection refused".into()), 503),
+        (Ok((502, b"bad gateway".to_vec())), 503),
+        (Ok((401, br#"{"error":"Unauthorized"}"#.to_vec())), 503),
+        (Ok((200, br#"{"result":["limited",2500]}"#.to_vec())), 429),
+        (
+            Ok((200, br#"{"result":["duplicate","1-0"]}"#.to_vec())),
+            200,
+        ),
+    ];
+    for (outcome, status) in outcomes {
+        let (_, pending) = call_args(run("POST", "/v1/batch", &h, body));
+        let (r, log) = finish(&cfg(&[]), pending, outcome);
+        assert_eq!(r.status, status, "{}", r.body);
+        match status {
+            503 => assert!(r.header("retry-after").is_some() && log.detail.is_some()),
+            429 => assert_eq!(r.header("retry-after"), Some("3")),
+            _ => assert!(r.body.contains("\"duplicate\":true")),
+        }
+    }
+}
+
+#[test]
+fn retry_marker_is_the_same_for_the_same_message_ids() {
+    let h = headers(&[AUTH]);
+    let a = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"}],"sentAt":"2023-11-14T22:13:20.000Z"}"#;
+    let b = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"}],"sentAt":"2023-11-14T22:13:29.000Z"}"#;
+    let c = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m2"}]}"#;
+    let m = |body| call_args(run("POST", "/v1/batch", &h, body)).0[6].clone();
+    assert_eq!(m(a), m(b));
+    assert_ne!(m(a), m(c));
+}
+
+#[test]
+fn gzip_bodies_are_accepted() {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(br#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#)
+        .unwrap();
+    let z = e.finish().unwrap();
+    let h = headers(&[AUTH, ("content-encoding", "gzip")]);
+    let req = Incoming {
+        method: "POST",
+        path: "/v1/batch",
+        headers: &h,
+        body: &z,
+        peer_ip: None,
+        geo: None,
+        now_ms: 0,
+    };
+    let (args, _) = call_args(plan(&cfg(&[]), &req, &mut Counter(0)));
+    assert_eq!(args[11], "1");
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_body_gives_a_plan_never_a_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let h = headers(&[AUTH]);
+        let req = Incoming { method: "POST", path: "/v1/batch", headers: &h, body: &body, peer_ip: None, geo: None, now_ms: 0 };
+        let _ = plan(&cfg(&[]), &req, &mut Counter(0));
+    }
+
+    #[test]
+    fn any_json_event_gives_a_plan(ev in "\\{(\"(type|event|userId|anonymousId|timestamp|context|properties)\":(\"[a-z0-9:-]{0,12}\"|[0-9]{1,3}|null|\\{\\}|\\[\\]),?){0,6}\\}") {
+        let h = headers(&[AUTH]);
+        let body = format!("{{\"batch\":[{ev}]}}");
+        let req = Incoming { method: "POST", path: "/v1/batch", headers: &h, body: body.as_bytes(), peer_ip: None, geo: None, now_ms: 0 };
+        let _ = plan(&cfg(&[]), &req, &mut Counter(0));
+    }
+}

@@ -1,0 +1,192 @@
+//! Upstash REST encoding: the one command a collector request costs (an `EVAL` that
+//! checks the rate limit, recognises a retried request, and appends the accepted events
+//! and the rejects to their streams), and the parsing of its reply.
+
+use crate::enrich::json_str;
+
+/// The atomic ingest script.
+///
+/// KEYS: 1 stream, 2 dead-letter stream, 3 rate-limit counter, 4 retry marker.
+/// ARGV: 1 max requests (0 = no limit), 2 window ms, 3 marker TTL ms (0 = off),
+/// 4 accepted events as a JSON array ('' = none), 5 accepted count, 6 rejects JSON
+/// ('' = none), 7 write key id, 8 request id, 9 received-at ms.
+///
+/// Returns `{"ok", entry id}`, `{"limited", ms until the window resets}` or
+/// `{"duplicate", entry id of the first delivery}`.
+pub const INGEST_SCRIPT: &str = r#"
+local max = tonumber(ARGV[1])
+if max > 0 then
+  local n = redis.call('INCR', KEYS[3])
+  if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
+  if n > max then
+    local ttl = redis.call('PTTL', KEYS[3])
+    if ttl < 0 then redis.call('PEXPIRE', KEYS[3], ARGV[2]); ttl = tonumber(ARGV[2]) end
+    return {'limited', ttl}
+  end
+end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  local first = redis.call('GET', KEYS[4])
+  if first then return {'duplicate', first} end
+end
+local id = ''
+if ARGV[4] ~= '' then
+  id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'n', ARGV[5], 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'events', ARGV[4])
+end
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[2], '*', 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'rejects', ARGV[6])
+end
+if ttl > 0 then redis.call('SET', KEYS[4], id, 'PX', ttl) end
+return {'ok', id}
+"#;
+
+/// One HTTP call to the Upstash REST API: `POST {REDIS_URL}{path}` with a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestCall {
+    /// `/` for one command, `/pipeline` or `/multi-exec` for several.
+    pub path: &'static str,
+    /// The JSON body: a command array, or an array of them.
+    pub body: String,
+}
+
+/// Build a single-command call from string arguments.
+pub fn command<S: AsRef<str>>(args: &[S]) -> RestCall {
+    let mut body =
+        String::with_capacity(args.iter().map(|a| a.as_ref().len() + 3).sum::<usize>() + 2);
+    body.push('[');
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&json_str(a.as_ref()));
+    }
+    body.push(']');
+    RestCall { path: "/", body }
+}
+
+/// What the ingest script answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Appended; the stream entry id ('' when only rejects were written).
+    Appended(String),
+    /// Over the rate limit; ms until the window resets.
+    Limited(u64),
+    /// The same request was appended before, as this entry.
+    Duplicate(String),
+}
+
+/// Errors talking to Upstash, classified for the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestError {
+    /// Could not reach it, or it answered 5xx / garbage: retryable.
+    Unavailable(String),
+    /// It refused the command (4xx, `{"error"}`): a configuration or protocol problem.
+    Rejected(String),
+}
+
+/// Parse a `POST /` reply body into its `result`, classifying errors.
+pub fn parse_result(status: u16, body: &[u8]) -> Result<serde_json::Value, RestError> {
+    let parsed: Result<serde_json::Value, _> = serde_json::from_slice(body);
+    let text = || String::from_utf8_lossy(body.get(..200).unwrap_or(body)).into_owned();
+    match parsed {
+        Ok(mut v) => {
+            if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+                return Err(if status >= 500 || status == 0 {
+                    RestError::Unavailable(e.to_string())
+                } else {
+                    RestError::Rejected(format!("{status}: {e}"))
+                });
+            }
+            if !(200..300).contains(&status) {
+                return Err(if status >= 500 {
+                    RestError::Unavailable(format!("HTTP {status}"))
+                } else {
+                    RestError::Rejected(format!("HTTP {status}: {}", text()))
+                });
+            }
+            match v.get_mut("result") {
+                Some(r) => Ok(r.take()),
+                None => Err(RestError::Unavailable(format!(
+                    "reply without result: {}",
+                    text()
+                ))),
+            }
+        }
+        Err(_) if status >= 500 || status == 0 => {
+            Err(RestError::Unavailable(format!("HTTP {status}")))
+        }
+        Err(_) => Err(RestError::Rejected(format!("HTTP {status}: {}", text()))),
+    }
+}
+
+/// Interpret the script's `result`.
+pub fn parse_ingest(result: &serde_json::Value) -> Result<IngestOutcome, RestError> {
+    let bad = || RestError::Unavailable(format!("unexpected script reply {result}"));
+    let arr = result.as_array().ok_or_else(bad)?;
+    let tag = arr.first().and_then(|t| t.as_str()).ok_or_else(bad)?;
+    let val = arr.get(1).ok_or_else(bad)?;
+    let as_text = || match val {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null | serde_json::Value::Bool(false) => String::new(),
+        other => other.to_string(),
+    };
+    match tag {
+        "ok" => Ok(IngestOutcome::Appended(as_text())),
+        "duplicate" => Ok(IngestOutcome::Duplicate(as_text())),
+        "limited" => Ok(IngestOutcome::Limited(val.as_u64().unwrap_or(1000))),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_is_a_json_string_array() {
+        let c = command(&["EVAL", "x\"y", "1"]);
+        let v: Vec<String> = serde_json::from_str(&c.body).unwrap();
+        assert_eq!(v, ["EVAL", "x\"y", "1"]);
+        assert_eq!(c.path, "/");
+    }
+
+    #[test]
+    fn reply_classification() {
+        assert_eq!(parse_result(200, br#"{"result":"OK"}"#).unwrap(), "OK");
+        assert!(matches!(
+            parse_result(400, br#"{"error":"ERR bad"}"#),
+            Err(RestError::Rejected(_))
+        ));
+        assert!(matches!(
+            parse_result(401, b"Unauthorized"),
+            Err(RestError::Rejected(_))
+        ));
+        assert!(matches!(
+            parse_result(502, b"<html>"),
+            Err(RestError::Unavailable(_))
+        ));
+        assert!(matches!(
+            parse_result(200, b"{}"),
+            Err(RestError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn script_outcomes() {
+        use serde_json::json;
+        assert_eq!(
+            parse_ingest(&json!(["ok", "1-0"])).unwrap(),
+            IngestOutcome::Appended("1-0".into())
+        );
+        assert_eq!(
+            parse_ingest(&json!(["limited", 1234])).unwrap(),
+            IngestOutcome::Limited(1234)
+        );
+        assert_eq!(
+            parse_ingest(&json!(["duplicate", "1-0"])).unwrap(),
+            IngestOutcome::Duplicate("1-0".into())
+        );
+        assert!(parse_ingest(&json!("OK")).is_err());
+        assert!(parse_ingest(&json!(["weird", 1])).is_err());
+    }
+}

@@ -1,0 +1,374 @@
+//! Per-event validation against the Segment spec. A bad event yields a [`Reject`] naming
+//! the field and the reason; the rest of the batch is unaffected.
+
+use crate::event::{Kind, RawObject, is_object, raw_str};
+use crate::timestamp;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// Why one event of a request was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// Position of the event in the request's batch (0 for single-event routes).
+    pub index: usize,
+    /// The offending field, when one field is to blame.
+    pub field: Option<&'static str>,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+/// JSON array of rejects for responses.
+pub fn rejects_json(rejects: &[Reject]) -> serde_json::Value {
+    serde_json::Value::Array(
+        rejects
+            .iter()
+            .map(|r| serde_json::json!({ "index": r.index, "field": r.field, "reason": r.reason }))
+            .collect(),
+    )
+}
+
+/// What validation learned about a good event, for enrichment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked<'a> {
+    /// The call type.
+    pub kind: Kind,
+    /// Client `messageId`, if it sent one.
+    pub message_id: Option<Cow<'a, str>>,
+    /// `userId` as a string (numbers are accepted and turned into strings).
+    pub user_id: Option<String>,
+    /// `anonymousId` as a string (numbers likewise).
+    pub anonymous_id: Option<String>,
+    /// Client `timestamp` (or `originalTimestamp`) in Unix ms.
+    pub client_ts_ms: Option<i64>,
+    /// The event's own `sentAt` in Unix ms.
+    pub sent_at_ms: Option<i64>,
+}
+
+/// Longest accepted `messageId`, `userId` or `anonymousId`.
+pub const MAX_ID_LEN: usize = 255;
+
+fn reject(field: &'static str, reason: impl Into<String>) -> Reject {
+    Reject {
+        index: 0,
+        field: Some(field),
+        reason: reason.into(),
+    }
+}
+
+/// An identifier field: a non-empty string or a number; `None` when absent or null.
+fn id_field(obj: &RawObject<'_>, field: &'static str) -> Result<Option<String>, Reject> {
+    let Some(raw) = obj.get_present(field) else {
+        return Ok(None);
+    };
+    let text = raw.get();
+    let value = if let Some(s) = raw_str(raw) {
+        s.into_owned()
+    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        text.to_string()
+    } else {
+        return Err(reject(field, format!("{field} must be a string")));
+    };
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(reject(
+            field,
+            format!("{field} is longer than {MAX_ID_LEN} bytes"),
+        ));
+    }
+    Ok(Some(value))
+}
+
+fn required_string<'a>(
+    obj: &RawObject<'a>,
+    field: &'static str,
+    kind: Kind,
+) -> Result<Cow<'a, str>, Reject> {
+    match obj.get_present(field) {
+        None => Err(reject(
+            field,
+            format!("{field} is required for {} calls", kind.as_str()),
+        )),
+        Some(raw) => match raw_str(raw) {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            Some(_) => Err(reject(field, format!("{field} must not be empty"))),
+            None => Err(reject(field, format!("{field} must be a string"))),
+        },
+    }
+}
+
+fn optional_object(obj: &RawObject<'_>, field: &'static str) -> Result<(), Reject> {
+    match obj.get_present(field) {
+        Some(raw) if !is_object(raw) => Err(reject(field, format!("{field} must be an object"))),
+        _ => Ok(()),
+    }
+}
+
+fn optional_timestamp(obj: &RawObject<'_>, field: &'static str) -> Result<Option<i64>, Reject> {
+    let Some(raw) = obj.get_present(field) else {
+        return Ok(None);
+    };
+    let s =
+        raw_str(raw).ok_or_else(|| reject(field, format!("{field} must be an ISO-8601 string")))?;
+    timestamp::parse_ms(&s).map(Some).ok_or_else(|| {
+        reject(
+            field,
+            format!(
+                "{field} is not an ISO-8601 date-time: {:?}",
+                truncate(&s, 40)
+            ),
+        )
+    })
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+/// Validate one event. `route_kind` is set for single-event routes (the route decides the
+/// type); for batches the event's own `type` must name one of the six calls.
+pub fn check<'a>(
+    obj: &RawObject<'a>,
+    route_kind: Option<Kind>,
+    raw_len: usize,
+    max_event_bytes: usize,
+) -> Result<Checked<'a>, Reject> {
+    if raw_len > max_event_bytes {
+        return Err(Reject {
+            index: 0,
+            field: None,
+            reason: format!("event is {raw_len} bytes, over the {max_event_bytes}-byte limit"),
+        });
+    }
+    let kind = match route_kind {
+        Some(k) => k,
+        None => {
+            let raw = obj
+                .get_present("type")
+                .ok_or_else(|| reject("type", "type is required"))?;
+            let s = raw_str(raw).ok_or_else(|| reject("type", "type must be a string"))?;
+            Kind::parse(&s).ok_or_else(|| {
+                reject(
+                    "type",
+                    format!(
+                        "type {:?} is not one of track, identify, page, screen, group, alias",
+                        truncate(&s, 40)
+                    ),
+                )
+            })?
+        }
+    };
+    let user_id = id_field(obj, "userId")?;
+    let anonymous_id = id_field(obj, "anonymousId")?;
+    if user_id.is_none() && anonymous_id.is_none() {
+        return Err(reject("userId", "userId or anonymousId is required"));
+    }
+    let message_id = match obj.get_present("messageId") {
+        None => None,
+        Some(raw) => {
+            let s =
+                raw_str(raw).ok_or_else(|| reject("messageId", "messageId must be a string"))?;
+            if s.len() > MAX_ID_LEN {
+                return Err(reject(
+                    "messageId",
+                    format!("messageId is longer than {MAX_ID_LEN} bytes"),
+                ));
+            }
+            (!s.trim().is_empty()).then_some(s)
+        }
+    };
+    match kind {
+        Kind::Track => {
+            required_string(obj, "event", kind)?;
+        }
+        Kind::Group => {
+            id_field(obj, "groupId")?
+                .ok_or_else(|| reject("groupId", "groupId is required for group calls"))?;
+        }
+        Kind::Alias => {
+            id_field(obj, "previousId")?
+                .ok_or_else(|| reject("previousId", "previousId is required for alias calls"))?;
+            if user_id.is_none() {
+                return Err(reject("userId", "userId is required for alias calls"));
+            }
+        }
+        Kind::Page | Kind::Screen => {
+            if let Some(raw) = obj.get_present("name") {
+                raw_str(raw).ok_or_else(|| reject("name", "name must be a string"))?;
+            }
+        }
+        Kind::Identify => {}
+    }
+    for field in ["properties", "traits", "context", "integrations"] {
+        optional_object(obj, field)?;
+    }
+    let client_ts_ms = match optional_timestamp(obj, "timestamp")? {
+        Some(t) => Some(t),
+        None => optional_timestamp(obj, "originalTimestamp")?,
+    };
+    let sent_at_ms = optional_timestamp(obj, "sentAt")?;
+    Ok(Checked {
+        kind,
+        message_id,
+        user_id,
+        anonymous_id,
+        client_ts_ms,
+        sent_at_ms,
+    })
+}
+
+/// Raw text of an event for the dead-letter stream, cut to `max` bytes.
+pub fn dead_letter_text(raw: &RawValue, max: usize) -> &str {
+    truncate(raw.get(), max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(json: &str, route: Option<Kind>) -> Result<Checked<'_>, Reject> {
+        let obj = RawObject::parse(json).unwrap();
+        // The borrow of `obj` ends here: Checked only borrows from the text.
+        let r = check(&obj, route, json.len(), 32 * 1024);
+        r.map(|c| Checked {
+            message_id: c.message_id.map(|m| Cow::Owned(m.into_owned())),
+            ..c
+        })
+    }
+
+    #[test]
+    fn validation_table() {
+        let cases: &[(&str, Option<Kind>, Option<&str>)] = &[
+            (r#"{"type":"track","event":"A","userId":"u"}"#, None, None),
+            (
+                r#"{"type":"track","event":"A","anonymousId":"a"}"#,
+                None,
+                None,
+            ),
+            (r#"{"type":"track","event":"A","userId":42}"#, None, None),
+            (r#"{"event":"A","userId":"u"}"#, Some(Kind::Track), None),
+            (r#"{"event":"A","userId":"u"}"#, None, Some("type")),
+            (r#"{"type":"buy","userId":"u"}"#, None, Some("type")),
+            (r#"{"type":7,"userId":"u"}"#, None, Some("type")),
+            (r#"{"type":"track","userId":"u"}"#, None, Some("event")),
+            (
+                r#"{"type":"track","event":"","userId":"u"}"#,
+                None,
+                Some("event"),
+            ),
+            (
+                r#"{"type":"track","event":5,"userId":"u"}"#,
+                None,
+                Some("event"),
+            ),
+            (r#"{"type":"track","event":"A"}"#, None, Some("userId")),
+            (
+                r#"{"type":"track","event":"A","userId":"","anonymousId":null}"#,
+                None,
+                Some("userId"),
+            ),
+            (
+                r#"{"type":"track","event":"A","userId":{"x":1}}"#,
+                None,
+                Some("userId"),
+            ),
+            (
+                r#"{"type":"track","event":"A","userId":"u","properties":[1]}"#,
+                None,
+                Some("properties"),
+            ),
+            (
+                r#"{"type":"track","event":"A","userId":"u","properties":null}"#,
+                None,
+                None,
+            ),
+            (
+                r#"{"type":"identify","userId":"u","traits":"x"}"#,
+                None,
+                Some("traits"),
+            ),
+            (
+                r#"{"type":"identify","userId":"u","context":1}"#,
+                None,
+                Some("context"),
+            ),
+            (
+                r#"{"type":"identify","userId":"u","timestamp":"2024-01-01T00:00:00Z"}"#,
+                None,
+                None,
+            ),
+            (
+                r#"{"type":"identify","userId":"u","timestamp":"last week"}"#,
+                None,
+                Some("timestamp"),
+            ),
+            (
+                r#"{"type":"identify","userId":"u","timestamp":1700000000}"#,
+                None,
+                Some("timestamp"),
+            ),
+            (
+                r#"{"type":"identify","userId":"u","sentAt":"nope"}"#,
+                None,
+                Some("sentAt"),
+            ),
+            (r#"{"type":"group","userId":"u","groupId":"g"}"#, None, None),
+            (r#"{"type":"group","userId":"u"}"#, None, Some("groupId")),
+            (
+                r#"{"type":"alias","userId":"u","previousId":"p"}"#,
+                None,
+                None,
+            ),
+            (
+                r#"{"type":"alias","anonymousId":"a","previousId":"p"}"#,
+                None,
+                Some("userId"),
+            ),
+            (r#"{"type":"alias","userId":"u"}"#, None, Some("previousId")),
+            (r#"{"type":"page","userId":"u","name":"Home"}"#, None, None),
+            (
+                r#"{"type":"screen","userId":"u","name":3}"#,
+                None,
+                Some("name"),
+            ),
+            (
+                r#"{"type":"page","userId":"u","messageId":7}"#,
+                None,
+                Some("messageId"),
+            ),
+        ];
+        for (json, route, want_field) in cases {
+            let got = run(json, *route);
+            match want_field {
+                None => assert!(got.is_ok(), "{json}: {got:?}"),
+                Some(f) => assert_eq!(got.unwrap_err().field, Some(*f), "{json}"),
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_become_string_ids_and_timestamps_are_read() {
+        let c = run(
+            r#"{"type":"track","event":"A","userId":42,"messageId":"m1","originalTimestamp":"2024-01-01T00:00:00Z","sentAt":"2024-01-01T00:00:01Z"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.user_id.as_deref(), Some("42"));
+        assert_eq!(c.message_id.as_deref(), Some("m1"));
+        assert_eq!(c.client_ts_ms, Some(1_704_067_200_000));
+        assert_eq!(c.sent_at_ms, Some(1_704_067_201_000));
+    }
+
+    #[test]
+    fn oversized_event_is_rejected_without_field() {
+        let obj = RawObject::parse(r#"{"type":"track","event":"A","userId":"u"}"#).unwrap();
+        let r = check(&obj, None, 40_000, 32_768).unwrap_err();
+        assert_eq!(r.field, None);
+        assert!(r.reason.contains("32768"));
+    }
+}
