@@ -362,6 +362,7 @@ fn build(
     let mut count = 0usize;
     let mut rejects: Vec<Reject> = Vec::new();
     let mut dead: Vec<serde_json::Value> = Vec::new();
+    let mut all_have_ids = true;
     let mut marker = Sha256::new();
     marker.update(key.as_str().as_bytes());
     for (index, raw) in events.iter().enumerate() {
@@ -390,7 +391,8 @@ fn build(
                 marker.update(b"\n");
                 match &c.message_id {
                     Some(m) => marker.update(m.as_bytes()),
-                    None => marker.update(raw.get().as_bytes()),
+                    // without a client messageId a resend cannot be told from a new event
+                    None => all_have_ids = false,
                 }
                 if count > 0 {
                     accepted.push(',');
@@ -413,7 +415,7 @@ fn build(
     let ip_part = ip.map_or_else(|| "unknown".to_string(), |i| i.to_string());
     let stream = &cfg.stream_key;
     let rl_key = format!("{stream}:rl:{}:{ip_part}", key.as_str());
-    let dedupe_ttl_ms = if count > 0 {
+    let dedupe_ttl_ms = if count > 0 && all_have_ids {
         cfg.dedupe_window_seconds.saturating_mul(1000)
     } else {
         0

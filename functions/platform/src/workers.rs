@@ -117,7 +117,10 @@ pub async fn upstash(cfg: &Config, call: &RestCall) -> CallOutcome {
             .with_body(Some(call.body.as_str().into()));
         let url = format!("{}{}", cfg.redis_url, call.path);
         let req = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
-        let mut resp = Fetch::Request(req).send().await.map_err(|e| e.to_string())?;
+        let mut resp = Fetch::Request(req)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let body = resp.bytes().await.map_err(|e| e.to_string())?;
         Ok((resp.status_code(), body))
     };

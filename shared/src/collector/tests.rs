@@ -260,6 +260,10 @@ fn retry_marker_is_the_same_for_the_same_message_ids() {
     let m = |body| call_args(run("POST", "/v1/batch", &h, body)).0[6].clone();
     assert_eq!(m(a), m(b));
     assert_ne!(m(a), m(c));
+    // no messageId: no retry detection (args[9] is the marker TTL)
+    let d = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, d)).0[9], "0");
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, a)).0[9], "900000");
 }
 
 #[test]

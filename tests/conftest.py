@@ -1,0 +1,119 @@
+"""Shared fixtures of the black-box suite.
+
+The suite talks to a running stack only through its public surfaces: the collector's base
+URL (COLLECTOR_URL, so the same tests run against every runtime), the Redis stream, and
+the Upstash REST front. `scripts/test` starts the stack and sets these variables; they
+default to the test stack's ports.
+"""
+
+import base64
+import gzip
+import ipaddress
+import itertools
+import json
+import os
+import random
+import uuid
+
+import pytest
+import redis
+import requests
+
+COLLECTOR_URL = os.environ.get("COLLECTOR_URL", "http://127.0.0.1:18787").rstrip("/")
+UPSTASH_URL = os.environ.get("UPSTASH_URL", "http://127.0.0.1:18079")
+UPSTASH_TOKEN = os.environ.get("UPSTASH_TOKEN", "test-token")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "16390"))
+STREAM = os.environ.get("REDIS_STREAM_KEY", "analytics_events")
+# The test stack allows these keys (scripts/test): a plaintext one, a second plaintext one,
+# and one configured only as sha256:<hex>.
+KEY = "test_key_a"
+OTHER_KEY = "test_key_b"
+HASHED_KEY = "test_key_hashed"
+ALLOWED_ORIGIN = "https://app.example.com"
+
+_ips = itertools.count(random.randrange(1, 2**17))
+
+
+def fresh_ip():
+    """A client IP no other test uses, so each test has its own rate-limit bucket."""
+    return str(ipaddress.IPv4Address("198.18.0.0") + (next(_ips) % (2**17)))
+
+
+def basic(key):
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+def uid(prefix="t"):
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class Client:
+    """A thin HTTP client for the collector with a per-test client IP."""
+
+    def __init__(self):
+        self.session = requests.Session()
+        self.ip = fresh_ip()
+
+    def post(self, path, body=None, key=KEY, headers=None, raw=None, gzip_body=False):
+        h = {"CF-Connecting-IP": self.ip, "Content-Type": "application/json"}
+        if key is not None:
+            h["Authorization"] = basic(key)
+        h.update(headers or {})
+        data = raw if raw is not None else json.dumps(body).encode()
+        if gzip_body:
+            data = gzip.compress(data)
+            h["Content-Encoding"] = "gzip"
+        return self.session.post(COLLECTOR_URL + path, data=data, headers=h, timeout=30)
+
+    def request(self, method, path, headers=None):
+        h = {"CF-Connecting-IP": self.ip}
+        h.update(headers or {})
+        return self.session.request(method, COLLECTOR_URL + path, headers=h, timeout=30)
+
+
+@pytest.fixture
+def client():
+    return Client()
+
+
+@pytest.fixture(scope="session")
+def r():
+    return redis.Redis(port=REDIS_PORT, decode_responses=True)
+
+
+def stream_entries(r, stream=STREAM):
+    return r.xrange(stream, "-", "+")
+
+
+def stored_events(r, stream=STREAM):
+    """Every event in the stream, unpacked from the per-request entries."""
+    out = []
+    for entry_id, fields in stream_entries(r, stream):
+        for ev in json.loads(fields["events"]):
+            ev["_entry"] = entry_id
+            ev["_fields"] = {k: v for k, v in fields.items() if k != "events"}
+            out.append(ev)
+    return out
+
+
+def events_by_message_id(r, ids):
+    ids = set(ids)
+    found = {}
+    for ev in stored_events(r):
+        if ev.get("messageId") in ids:
+            found.setdefault(ev["messageId"], []).append(ev)
+    return found
+
+
+def events_for_user(r, user_id):
+    return [e for e in stored_events(r) if e.get("userId") == user_id or e.get("anonymousId") == user_id]
+
+
+def dead_letters(r):
+    out = []
+    for entry_id, fields in stream_entries(r, STREAM + ":invalid"):
+        for rej in json.loads(fields["rejects"]):
+            rej["_entry"] = entry_id
+            rej["_fields"] = fields
+            out.append(rej)
+    return out
