@@ -190,23 +190,48 @@ impl ObjectWriter {
     }
 }
 
-/// Append `s` as a JSON string literal.
-pub fn push_json_str(buf: &mut String, s: &str) {
-    buf.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => buf.push_str("\\\""),
-            '\\' => buf.push_str("\\\\"),
-            '\n' => buf.push_str("\\n"),
-            '\r' => buf.push_str("\\r"),
-            '\t' => buf.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                use std::fmt::Write as _;
-                let _ = write!(buf, "\\u{:04x}", c as u32);
-            }
-            c => buf.push(c),
-        }
+/// Bytes that must be escaped inside a JSON string: controls, `"` and `\\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
     }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Append `s` as a JSON string literal. Runs of bytes that need no escaping are copied
+/// as whole slices (the collector escapes every accepted batch once).
+pub fn push_json_str(buf: &mut String, s: &str) {
+    buf.reserve(s.len() + 2);
+    buf.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while let Some(off) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]))
+    {
+        let at = i + off;
+        buf.push_str(s.get(start..at).unwrap_or_default());
+        match bytes.get(at).copied().unwrap_or_default() {
+            b'"' => buf.push_str("\\\""),
+            b'\\' => buf.push_str("\\\\"),
+            b'\n' => buf.push_str("\\n"),
+            b'\r' => buf.push_str("\\r"),
+            b'\t' => buf.push_str("\\t"),
+            b => {
+                use std::fmt::Write as _;
+                let _ = write!(buf, "\\u{b:04x}");
+            }
+        }
+        i = at + 1;
+        start = i;
+    }
+    buf.push_str(s.get(start..).unwrap_or_default());
     buf.push('"');
 }
 
