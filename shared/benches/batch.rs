@@ -15,4 +15,3 @@ pub fn batch(n: usize) -> String {
         events.join(",")
     )
 }
-

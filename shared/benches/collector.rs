@@ -1,7 +1,7 @@
 //! CPU cost of planning a collector request: parse, authenticate, validate, enrich and
 //! encode the Upstash call for a realistic 100-event Segment batch (~57 KB).
 #![allow(missing_docs)]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ingest_core::Config;

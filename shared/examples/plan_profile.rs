@@ -19,7 +19,10 @@ impl Random for Counter {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100);
     let cfg = Config::from_lookup(|k| match k {
         "ALLOWED_WRITE_KEYS" => Some("bench_key".into()),
         "REDIS_URL" => Some("http://127.0.0.1:1".into()),

@@ -190,18 +190,10 @@ impl ObjectWriter {
     }
 }
 
-/// Bytes that must be escaped inside a JSON string: controls, `"` and `\\`.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+/// Whether a byte must be escaped inside a JSON string: controls, `"` and `\\`.
+const fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
 
 /// Append `s` as a JSON string literal. Runs of bytes that need no escaping are copied
 /// as whole slices (the collector escapes every accepted batch once).
@@ -213,7 +205,7 @@ pub fn push_json_str(buf: &mut String, s: &str) {
     let mut i = 0;
     while let Some(off) = bytes
         .get(i..)
-        .and_then(|rest| rest.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]))
+        .and_then(|rest| rest.iter().position(|&b| needs_escape(b)))
     {
         let at = i + off;
         buf.push_str(s.get(start..at).unwrap_or_default());
