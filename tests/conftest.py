@@ -23,6 +23,9 @@ COLLECTOR_URL = os.environ.get("COLLECTOR_URL", "http://127.0.0.1:18787").rstrip
 UPSTASH_URL = os.environ.get("UPSTASH_URL", "http://127.0.0.1:18079")
 UPSTASH_TOKEN = os.environ.get("UPSTASH_TOKEN", "test-token")
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "16390"))
+CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "http://127.0.0.1:18123").rstrip("/")
+CLICKHOUSE_READER_PASSWORD = os.environ.get("CLICKHOUSE_READER_PASSWORD", "test-reader")
+CLICKHOUSE_WRITER_PASSWORD = os.environ.get("CLICKHOUSE_WRITER_PASSWORD", "test-writer")
 STREAM = os.environ.get("REDIS_STREAM_KEY", "analytics_events")
 # The test stack allows these keys (scripts/test): a plaintext one, a second plaintext one,
 # and one configured only as sha256:<hex>.
@@ -117,3 +120,24 @@ def dead_letters(r):
             rej["_fields"] = fields
             out.append(rej)
     return out
+
+
+def ch_query(sql, user="analytics_reader", password=None, **params):
+    """Run a query on ClickHouse over HTTP; returns parsed JSONEachRow rows."""
+    password = CLICKHOUSE_READER_PASSWORD if password is None else password
+    q = {"query": sql + " FORMAT JSONEachRow", **{f"param_{k}": v for k, v in params.items()}}
+    resp = requests.post(CLICKHOUSE_URL + "/", params=q, timeout=60,
+                         headers={"X-ClickHouse-User": user, "X-ClickHouse-Key": password})
+    assert resp.status_code == 200, resp.text
+    return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+
+
+def wait_for_rows(sql, expected, timeout=30, **params):
+    """Poll until the query's single count equals `expected`; returns the last value."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        got = int(list(ch_query(sql, **params)[0].values())[0])
+        if got >= expected or time.time() > deadline:
+            return got
+        time.sleep(0.2)

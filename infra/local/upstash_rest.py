@@ -67,7 +67,7 @@ def parse_command(cmd):
 class Server:
     def __init__(self, redis_url, token):
         self.token = token.encode()
-        self.redis = aioredis.from_url(redis_url, decode_responses=False, max_connections=256)
+        self.redis = aioredis.from_url(redis_url, decode_responses=False, max_connections=256, protocol=2)
         self.redis.response_callbacks.clear()  # raw RESP replies, like Upstash
 
     def authorized(self, request):

@@ -63,7 +63,7 @@ pub const VARIABLES: &[&str] = &[
     "LOG_LEVEL",
 ];
 
-fn number<T: std::str::FromStr>(
+pub(crate) fn number<T: std::str::FromStr>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     default: T,
@@ -87,7 +87,10 @@ fn flag(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, Strin
     }
 }
 
-fn required(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<String, String> {
+pub(crate) fn required(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<String, String> {
     get(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())

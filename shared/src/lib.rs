@@ -5,9 +5,11 @@
 //! platform SDK, no HTTP client: the Workers, Spin and native adapters do the I/O.
 
 pub mod auth;
+pub mod clickhouse;
 pub mod collector;
 pub mod config;
 pub mod cors;
+pub mod drain;
 pub mod enrich;
 pub mod error;
 pub mod event;

@@ -4,3 +4,6 @@
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod workers;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;

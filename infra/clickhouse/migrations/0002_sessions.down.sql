@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS analytics.sessions_mv;
+DROP TABLE IF EXISTS analytics.sessions;

@@ -1,0 +1,329 @@
+//! ClickHouse encoding: enriched events to `analytics.events` rows (JSONEachRow), the
+//! insert request with its deduplication token, and error classification.
+
+use crate::event::{ObjectWriter, RawObject, raw_str};
+use crate::timestamp;
+use sha2::{Digest, Sha256};
+
+/// Where and as whom to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `CLICKHOUSE_URL`, e.g. `https://abc.clickhouse.cloud:8443` (no trailing slash).
+    pub url: String,
+    /// `CLICKHOUSE_DATABASE` (default `analytics`).
+    pub database: String,
+    /// `CLICKHOUSE_USER` (default `default`).
+    pub user: String,
+    /// `CLICKHOUSE_PASSWORD` (secret; may be empty locally).
+    pub password: String,
+}
+
+/// One HTTP request to ClickHouse: `POST {url}/?{query}` with `body`, plus auth headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Full URL including the query string.
+    pub url: String,
+    /// Request body (rows for inserts, SQL for queries).
+    pub body: String,
+    /// Headers to send (`X-ClickHouse-User`, `X-ClickHouse-Key`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+impl Target {
+    fn request(&self, params: &[(&str, &str)], body: String) -> Request {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(v)))
+            .collect();
+        Request {
+            url: format!("{}/?{}", self.url, query.join("&")),
+            body,
+            headers: vec![
+                ("x-clickhouse-user", self.user.clone()),
+                ("x-clickhouse-key", self.password.clone()),
+            ],
+        }
+    }
+
+    /// A synchronous, deduplicated insert of JSONEachRow `rows` into `events`.
+    /// Settings are pinned explicitly (ClickHouse 26 changed the `async_insert` default).
+    pub fn insert(&self, rows: String, dedup_token: &str) -> Request {
+        self.request(
+            &[
+                ("database", &self.database),
+                ("query", "INSERT INTO events FORMAT JSONEachRow"),
+                ("async_insert", "0"),
+                ("insert_deduplicate", "1"),
+                ("insert_deduplication_token", dedup_token),
+                ("input_format_skip_unknown_fields", "1"),
+                ("date_time_input_format", "best_effort"),
+                ("wait_end_of_query", "1"),
+            ],
+            rows,
+        )
+    }
+
+    /// An async insert that waits for the flush (the direct sink: many small inserts).
+    pub fn insert_async(&self, rows: String) -> Request {
+        self.request(
+            &[
+                ("database", &self.database),
+                ("query", "INSERT INTO events FORMAT JSONEachRow"),
+                ("async_insert", "1"),
+                ("wait_for_async_insert", "1"),
+                ("input_format_skip_unknown_fields", "1"),
+                ("date_time_input_format", "best_effort"),
+            ],
+            rows,
+        )
+    }
+
+    /// `SELECT 1`: the health probe (needs no grant).
+    pub fn probe(&self) -> Request {
+        self.request(&[("query", "SELECT 1")], String::new())
+    }
+}
+
+/// How to treat a failed ClickHouse call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Try again later (network, 5xx, timeouts, auth or schema problems an operator fixes).
+    Transient,
+    /// The data itself is refused (parse/type errors): retrying the same rows cannot help.
+    Permanent,
+}
+
+/// Classify an HTTP status from ClickHouse (0 = no answer).
+pub fn classify(status: u16) -> Failure {
+    match status {
+        400 | 413 => Failure::Permanent,
+        _ => Failure::Transient,
+    }
+}
+
+/// Deduplication token for a set of stream entries: the same entries give the same token,
+/// so a retried insert of the same batch is dropped by ClickHouse.
+pub fn dedup_token<S: AsRef<str>>(stream_ids: &[S]) -> String {
+    let mut h = Sha256::new();
+    for id in stream_ids {
+        h.update(id.as_ref().as_bytes());
+        h.update(b",");
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Top-level event fields that have their own column (the rest go to `extra`).
+const COLUMNS: &[&str] = &[
+    "messageId",
+    "type",
+    "event",
+    "name",
+    "userId",
+    "anonymousId",
+    "groupId",
+    "previousId",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "receivedAt",
+    "properties",
+    "traits",
+    "context",
+    "integrations",
+];
+
+fn string_field(obj: &RawObject<'_>, key: &str) -> String {
+    obj.get_present(key)
+        .and_then(|v| raw_str(v).map(|s| s.into_owned()))
+        .unwrap_or_default()
+}
+
+fn nested<'a>(obj: &RawObject<'a>, key: &str) -> Option<RawObject<'a>> {
+    obj.get_present(key)
+        .filter(|v| crate::event::is_object(v))
+        .and_then(|v| RawObject::from_raw(v).ok())
+}
+
+fn ch_time(obj: &RawObject<'_>, key: &str) -> Option<String> {
+    let s = raw_str(obj.get_present(key)?)?;
+    let ms = timestamp::parse_ms(&s)?;
+    Some(
+        timestamp::format_ms(ms)
+            .replace('T', " ")
+            .trim_end_matches('Z')
+            .to_string(),
+    )
+}
+
+/// Why an event could not become a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError(pub String);
+
+/// Turn one enriched event (as the collector stored it) into a JSONEachRow line.
+pub fn row(event_json: &str, write_key_id: &str, stream_id: &str) -> Result<String, RowError> {
+    let obj = RawObject::parse(event_json)
+        .map_err(|e| RowError(format!("event is not a JSON object: {e}")))?;
+    let message_id = string_field(&obj, "messageId");
+    if message_id.is_empty() {
+        return Err(RowError("event has no messageId".into()));
+    }
+    let kind = string_field(&obj, "type");
+    let ts = ch_time(&obj, "timestamp")
+        .ok_or_else(|| RowError("event has no valid timestamp".into()))?;
+    let received = ch_time(&obj, "receivedAt").unwrap_or_else(|| ts.clone());
+    let ctx = nested(&obj, "context");
+    let ctx_str = |k: &str| ctx.as_ref().map(|c| string_field(c, k)).unwrap_or_default();
+    let sub = |k: &str| ctx.as_ref().and_then(|c| nested(c, k));
+    let (library, page, location) = (sub("library"), sub("page"), sub("location"));
+    let from = |o: &Option<RawObject<'_>>, k: &str| {
+        o.as_ref().map(|x| string_field(x, k)).unwrap_or_default()
+    };
+    let raw_obj = |k: &str| {
+        obj.get_present(k)
+            .filter(|v| crate::event::is_object(v))
+            .map_or_else(|| "{}".to_string(), |v| v.get().to_string())
+    };
+    let event_name = match kind.as_str() {
+        "track" => string_field(&obj, "event"),
+        "page" | "screen" => string_field(&obj, "name"),
+        _ => String::new(),
+    };
+    let mut extra = ObjectWriter::with_capacity(64);
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, v) in obj.members.iter().rev() {
+        if !COLUMNS.contains(&k.as_ref()) && !seen.contains(&k.as_ref()) {
+            seen.push(k.as_ref());
+            extra.raw(k, v.get());
+        }
+    }
+    let mut w = ObjectWriter::with_capacity(event_json.len() + 512);
+    w.str("message_id", &message_id);
+    w.str("type", &kind);
+    w.str("event", &event_name);
+    w.str("user_id", &string_field(&obj, "userId"));
+    w.str("anonymous_id", &string_field(&obj, "anonymousId"));
+    w.str("group_id", &string_field(&obj, "groupId"));
+    w.str("previous_id", &string_field(&obj, "previousId"));
+    w.str("write_key_id", write_key_id);
+    w.str("timestamp", &ts);
+    match ch_time(&obj, "originalTimestamp") {
+        Some(t) => w.str("original_timestamp", &t),
+        None => w.raw("original_timestamp", "null"),
+    }
+    match ch_time(&obj, "sentAt") {
+        Some(t) => w.str("sent_at", &t),
+        None => w.raw("sent_at", "null"),
+    }
+    w.str("received_at", &received);
+    w.str("ip", &ctx_str("ip"));
+    w.str("country", &from(&location, "country"));
+    w.str("region", &from(&location, "region"));
+    w.str("city", &from(&location, "city"));
+    w.str("user_agent", &ctx_str("userAgent"));
+    w.str("library_name", &from(&library, "name"));
+    w.str("library_version", &from(&library, "version"));
+    w.str("page_url", &from(&page, "url"));
+    w.str("page_path", &from(&page, "path"));
+    w.str("page_referrer", &from(&page, "referrer"));
+    w.str("page_title", &from(&page, "title"));
+    w.str("properties", &raw_obj("properties"));
+    w.str("traits", &raw_obj("traits"));
+    w.str("context", &raw_obj("context"));
+    w.str("integrations", &raw_obj("integrations"));
+    w.str("extra", &extra.finish());
+    w.str("stream_id", stream_id);
+    Ok(w.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    const EV: &str = r#"{"type":"page","messageId":"m1","anonymousId":"a1","name":"Home","properties":{"path":"/"},
+        "timestamp":"2026-11-25T10:00:00.123Z","originalTimestamp":"2026-11-25T09:59:59.000Z","receivedAt":"2026-11-25T10:00:01.000Z",
+        "context":{"ip":"203.0.113.7","userAgent":"UA","library":{"name":"analytics.js","version":"1.0"},
+        "page":{"url":"https://x.test/","path":"/","referrer":"","title":"T"},"location":{"country":"NO","city":"Oslo"}},
+        "rudderId":"r-1"}"#;
+
+    #[test]
+    fn event_becomes_a_row_with_typed_columns() {
+        let r: Value = serde_json::from_str(&row(EV, "abcd", "1-0").unwrap()).unwrap();
+        assert_eq!(r["message_id"], "m1");
+        assert_eq!(r["event"], "Home");
+        assert_eq!(r["timestamp"], "2026-11-25 10:00:00.123");
+        assert_eq!(r["original_timestamp"], "2026-11-25 09:59:59.000");
+        assert_eq!(r["sent_at"], Value::Null);
+        assert_eq!(r["ip"], "203.0.113.7");
+        assert_eq!(r["country"], "NO");
+        assert_eq!(r["library_name"], "analytics.js");
+        assert_eq!(r["page_title"], "T");
+        assert_eq!(
+            serde_json::from_str::<Value>(r["properties"].as_str().unwrap()).unwrap()["path"],
+            "/"
+        );
+        assert_eq!(r["traits"], "{}");
+        assert_eq!(
+            serde_json::from_str::<Value>(r["extra"].as_str().unwrap()).unwrap()["rudderId"],
+            "r-1"
+        );
+        assert_eq!(r["write_key_id"], "abcd");
+        assert_eq!(r["stream_id"], "1-0");
+    }
+
+    #[test]
+    fn events_without_id_or_time_are_refused() {
+        assert!(
+            row(
+                r#"{"type":"track","timestamp":"2026-01-01T00:00:00Z"}"#,
+                "k",
+                "1"
+            )
+            .is_err()
+        );
+        assert!(row(r#"{"type":"track","messageId":"m"}"#, "k", "1").is_err());
+        assert!(row("[1]", "k", "1").is_err());
+    }
+
+    #[test]
+    fn insert_request_pins_settings_and_token() {
+        let t = Target {
+            url: "http://127.0.0.1:8123".into(),
+            database: "analytics".into(),
+            user: "w".into(),
+            password: "p w".into(),
+        };
+        let r = t.insert("{}".into(), "tok");
+        assert!(
+            r.url.starts_with(
+                "http://127.0.0.1:8123/?database=analytics&query=INSERT%20INTO%20events"
+            )
+        );
+        assert!(r.url.contains("async_insert=0"));
+        assert!(r.url.contains("insert_deduplication_token=tok"));
+        assert!(r.headers.contains(&("x-clickhouse-key", "p w".into())));
+        assert_eq!(dedup_token(&["1-0", "2-0"]), dedup_token(&["1-0", "2-0"]));
+        assert_ne!(dedup_token(&["1-0", "2-0"]), dedup_token(&["1-0"]));
+        assert_eq!(classify(400), Failure::Permanent);
+        assert_eq!(classify(0), Failure::Transient);
+        assert_eq!(classify(403), Failure::Transient);
+        assert_eq!(classify(503), Failure::Transient);
+    }
+}
