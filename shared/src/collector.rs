@@ -429,14 +429,17 @@ fn build(
     } else {
         serde_json::Value::Array(dead).to_string()
     };
-    let args: [&str; 14] = [
+    let (lock_key, wanted_key) = crate::redis::drain_keys(stream);
+    let args: [&str; 16] = [
         "EVAL",
         INGEST_SCRIPT,
-        "4",
+        "6",
         stream,
         &cfg.dead_letter_stream(),
         &rl_key,
         &marker_key,
+        &lock_key,
+        &wanted_key,
         &cfg.rate_limit_max_requests.to_string(),
         &cfg.rate_limit_window_ms.to_string(),
         &dedupe_ttl_ms.to_string(),
@@ -449,6 +452,8 @@ fn build(
     let now = req.now_ms.to_string();
     all.push(&log.request_id);
     all.push(&now);
+    let lock_ttl = cfg.drain_lock_ms.to_string();
+    all.push(&lock_ttl);
     Ok(Plan::Call {
         call: command(&all),
         pending: Pending {
@@ -464,7 +469,7 @@ fn build(
 pub type CallOutcome = Result<(u16, Vec<u8>), String>;
 
 /// Build the final reply from the Upstash call's outcome.
-pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> (Reply, LogLine) {
+pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished {
     let Pending {
         origin,
         accepted,
@@ -475,13 +480,17 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> (Reply, L
         .map_err(RestError::Unavailable)
         .and_then(|(status, body)| parse_result(status, &body))
         .and_then(|v| parse_ingest(&v));
+    let drain_owner = match &parsed {
+        Ok(IngestOutcome::Appended(_, true)) => Some(log.request_id.clone()),
+        _ => None,
+    };
     let mut reply = match parsed {
-        Ok(IngestOutcome::Appended(_)) if accepted == 0 => {
+        Ok(IngestOutcome::Appended(..)) if accepted == 0 => {
             let e = IngestError::AllInvalid(rejects.clone());
             log.error = Some(e.code());
             e.to_reply()
         }
-        Ok(IngestOutcome::Appended(_)) | Ok(IngestOutcome::Duplicate(_)) => {
+        Ok(IngestOutcome::Appended(..)) | Ok(IngestOutcome::Duplicate(_)) => {
             let duplicate = matches!(parsed, Ok(IngestOutcome::Duplicate(_)));
             log.accepted = accepted;
             let mut body = serde_json::json!({ "success": true, "accepted": accepted });
@@ -511,7 +520,24 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> (Reply, L
     cfg.origins.decorate(origin.as_deref(), &mut reply);
     reply.set_header("x-request-id", log.request_id.clone());
     log.status = reply.status;
-    (reply, log)
+    Finished {
+        reply,
+        log,
+        drain_owner,
+    }
+}
+
+/// The final reply, its log line, and whether to drain after responding.
+#[derive(Debug)]
+pub struct Finished {
+    /// The response to send.
+    pub reply: Reply,
+    /// The request's log line.
+    pub log: LogLine,
+    /// Set when this request took the drain lock: the adapter should run
+    /// [`crate::drain`] passes after responding (Workers `waitUntil`), then release the
+    /// lock with [`crate::redis::RELEASE_SCRIPT`] under this owner id.
+    pub drain_owner: Option<String>,
 }
 
 #[cfg(test)]

@@ -32,6 +32,10 @@ pub struct Config {
     pub dedupe_window_seconds: u64,
     /// `LOG_LEVEL` (default `info`): `error`, `warn`, `info` or `debug`.
     pub log_level: LogLevel,
+    /// `DRAIN_AFTER_ACK_MS` (default 0 = off; the Workers adapter sets it to
+    /// `FLUSH_INTERVAL_MS` when ClickHouse is configured): TTL of the drain lock that lets
+    /// one request at a time drain the stream right after responding.
+    pub drain_lock_ms: u64,
 }
 
 /// Log verbosity.
@@ -61,6 +65,7 @@ pub const VARIABLES: &[&str] = &[
     "ANONYMIZE_IP",
     "DEDUPE_WINDOW_SECONDS",
     "LOG_LEVEL",
+    "DRAIN_AFTER_ACK_MS",
 ];
 
 pub(crate) fn number<T: std::str::FromStr>(
@@ -154,6 +159,7 @@ impl Config {
             anonymize_ip: flag(&get, "ANONYMIZE_IP")?,
             dedupe_window_seconds: number(&get, "DEDUPE_WINDOW_SECONDS", 900u64)?,
             log_level,
+            drain_lock_ms: number(&get, "DRAIN_AFTER_ACK_MS", 0u64)?,
         })
     }
 

@@ -25,6 +25,10 @@ pub trait Io {
     async fn redis(&self, call: &RestCall) -> CallOutcome;
     /// Make one ClickHouse HTTP call.
     async fn clickhouse(&self, req: &clickhouse::Request) -> CallOutcome;
+    /// Current time, Unix ms.
+    fn now_ms(&self) -> i64;
+    /// Wait this long.
+    async fn sleep(&self, ms: u64);
 }
 
 /// Processor configuration.
@@ -584,6 +588,94 @@ async fn finish<I: Io>(
     report.trimmed = result.get(1).and_then(Value::as_u64).unwrap_or(0);
     report.dead_lettered = dead.len();
     Ok(())
+}
+
+fn add(total: &mut Report, r: &Report) {
+    total.entries += r.entries;
+    total.rows += r.rows;
+    total.dead_lettered += r.dead_lettered;
+    total.acked += r.acked;
+    total.trimmed += r.trimmed;
+    total.oldest_ms = total.oldest_ms.max(r.oldest_ms);
+}
+
+/// Drain right after a request was acknowledged, while holding the drain lock the ingest
+/// script handed to `owner`. Passes run at most every `FLUSH_INTERVAL_MS` (few, large
+/// ClickHouse inserts) until the stream is empty and no request asked for another pass;
+/// then the lock is released. On any error it stops: the lock expires and the next
+/// request, the cron or a native processor carries on.
+pub async fn drain_after_ack<I: Io>(
+    io: &I,
+    cfg: &DrainConfig,
+    consumer: &str,
+    owner: &str,
+    lock_ms: u64,
+    max_passes: usize,
+) -> Result<Report, DrainError> {
+    let (lock, wanted) = crate::redis::drain_keys(&cfg.stream);
+    let ttl = lock_ms.to_string();
+    let mut total = Report::default();
+    for _ in 0..max_passes {
+        let started = io.now_ms();
+        let pass = Pass {
+            block_ms: None,
+            reclaim: false,
+            own_pending: false,
+        };
+        let r = drain_once(io, cfg, consumer, pass, || io.now_ms()).await?;
+        add(&mut total, &r);
+        if r.entries == 0 {
+            let release = command(&[
+                "EVAL",
+                crate::redis::RELEASE_SCRIPT,
+                "2",
+                &lock,
+                &wanted,
+                owner,
+                &ttl,
+            ]);
+            if redis(io, &release).await? != "again" {
+                break;
+            }
+            continue;
+        }
+        let wait =
+            i64::try_from(cfg.flush_interval_ms).unwrap_or(i64::MAX) - (io.now_ms() - started);
+        if wait > 0 && r.entries < cfg.batch_size {
+            io.sleep(wait.unsigned_abs()).await;
+        }
+    }
+    Ok(total)
+}
+
+/// The scheduled safety net (Workers cron, Spin trigger): take over entries left pending
+/// by dead consumers, retry this consumer's own, then drain new entries, for at most
+/// `max_passes` passes.
+pub async fn drain_scheduled<I: Io>(
+    io: &I,
+    cfg: &DrainConfig,
+    consumer: &str,
+    max_passes: usize,
+) -> Result<Report, DrainError> {
+    let mut total = Report::default();
+    let mut pass = Pass {
+        block_ms: None,
+        reclaim: true,
+        own_pending: true,
+    };
+    for _ in 0..max_passes {
+        let r = drain_once(io, cfg, consumer, pass, || io.now_ms()).await?;
+        add(&mut total, &r);
+        if r.entries == 0 {
+            if pass.reclaim || pass.own_pending {
+                pass = Pass::default();
+                continue;
+            }
+            break;
+        }
+        pass.reclaim = false;
+    }
+    Ok(total)
 }
 
 /// Stream statistics for health and metrics.

@@ -1,7 +1,12 @@
 //! Health, sans IO: `/livez` answers without touching a dependency; `/health` asks the
-//! adapter to probe each dependency and reports status and latency per dependency.
+//! adapter to probe Redis (with one script that also reads the stream's backlog) and
+//! ClickHouse, and reports status and latency per dependency; `/metrics` renders the same
+//! figures as Prometheus text for the alert rules.
 
-use crate::redis::{RestCall, command, parse_result};
+use crate::clickhouse::{self, Target};
+use crate::collector::CallOutcome;
+use crate::drain::{StreamStats, parse_stats, stats_call};
+use crate::redis::RestCall;
 use crate::reply::Reply;
 
 /// Version reported by health endpoints.
@@ -12,31 +17,59 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum HealthPlan {
     /// Answer at once (liveness, 404, 405).
     Respond(Reply),
-    /// Probe Redis with this call, then pass the outcome to [`finish`].
-    Probe(RestCall),
+    /// Make these calls, then pass the outcomes to [`finish`].
+    Probe(Probes),
 }
+
+/// The dependency calls of `/health` and `/metrics`.
+#[derive(Debug)]
+pub struct Probes {
+    /// Redis: the stream statistics script (also proves Redis answers).
+    pub redis: RestCall,
+    /// ClickHouse: `SELECT 1`, when ClickHouse is configured.
+    pub clickhouse: Option<clickhouse::Request>,
+    /// Render Prometheus text instead of JSON.
+    pub metrics: bool,
+}
+
+/// Timed outcome of one probe.
+pub type Timed = (CallOutcome, f64);
 
 /// Whether a path belongs to the health function.
 pub fn is_health_path(path: &str) -> bool {
     matches!(
         path.trim_end_matches('/'),
-        "/health" | "/livez" | "/healthz"
+        "/health" | "/livez" | "/healthz" | "/metrics"
     )
 }
 
 /// Decide what a health request needs.
-pub fn plan(method: &str, path: &str) -> HealthPlan {
+pub fn plan(
+    method: &str,
+    path: &str,
+    stream: &str,
+    group: &str,
+    ch: Option<&Target>,
+) -> HealthPlan {
     if method != "GET" && method != "HEAD" {
         let mut r = Reply::json(405, r#"{"status":"error","message":"use GET"}"#.into());
         r.set_header("allow", "GET, HEAD".into());
         return HealthPlan::Respond(r);
     }
+    let probes = |metrics| {
+        HealthPlan::Probe(Probes {
+            redis: stats_call(stream, group),
+            clickhouse: ch.map(Target::probe),
+            metrics,
+        })
+    };
     match path.trim_end_matches('/') {
         "/livez" | "/healthz" => HealthPlan::Respond(Reply::json(
             200,
             serde_json::json!({ "status": "ok", "version": VERSION }).to_string(),
         )),
-        "/health" => HealthPlan::Probe(command(&["PING"])),
+        "/health" => probes(false),
+        "/metrics" => probes(true),
         _ => HealthPlan::Respond(Reply::json(
             404,
             r#"{"status":"error","message":"no such route"}"#.into(),
@@ -44,30 +77,125 @@ pub fn plan(method: &str, path: &str) -> HealthPlan {
     }
 }
 
-/// Build the `/health` reply from the Redis probe's outcome and its latency.
-pub fn finish(redis: Result<(u16, Vec<u8>), String>, latency_ms: f64) -> Reply {
-    let check = match redis.and_then(|(s, b)| parse_result(s, &b).map_err(|e| format!("{e:?}"))) {
-        Ok(v) if v == "PONG" => Ok(()),
-        Ok(v) => Err(format!("unexpected PING reply {v}")),
-        Err(e) => Err(e),
+fn round(ms: f64) -> f64 {
+    (ms * 100.0).round() / 100.0
+}
+
+fn clickhouse_ok(outcome: &CallOutcome) -> Result<(), String> {
+    match outcome {
+        Ok((200, body)) if String::from_utf8_lossy(body).trim() == "1" => Ok(()),
+        Ok((status, body)) => Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(body.get(..200).unwrap_or(body)).trim()
+        )),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Build the `/health` or `/metrics` reply from the probes' outcomes.
+pub fn finish(probes: &Probes, redis: Timed, clickhouse: Option<Timed>, now_ms: i64) -> Reply {
+    let stats = parse_stats(redis.0, now_ms);
+    let ch = clickhouse.map(|(o, ms)| (clickhouse_ok(&o), ms));
+    if probes.metrics {
+        return metrics(&stats, redis.1, ch.as_ref());
+    }
+    let check = |r: Result<(), String>, ms: f64| match r {
+        Ok(()) => serde_json::json!({ "status": "ok", "latency_ms": round(ms) }),
+        Err(e) => serde_json::json!({ "status": "error", "latency_ms": round(ms), "error": e }),
     };
-    let latency = (latency_ms * 100.0).round() / 100.0;
-    let (ok, redis_json) = match check {
-        Ok(()) => (
-            true,
-            serde_json::json!({ "status": "ok", "latency_ms": latency }),
-        ),
-        Err(e) => (
-            false,
-            serde_json::json!({ "status": "error", "latency_ms": latency, "error": e }),
-        ),
-    };
-    let body = serde_json::json!({
+    let redis_ok = stats.is_ok();
+    let mut checks = serde_json::Map::new();
+    checks.insert(
+        "redis".into(),
+        check(stats.as_ref().map(|_| ()).map_err(Clone::clone), redis.1),
+    );
+    let mut ok = redis_ok;
+    if let Some((r, ms)) = &ch {
+        ok &= r.is_ok();
+        checks.insert("clickhouse".into(), check(r.clone(), *ms));
+    }
+    let mut body = serde_json::json!({
         "status": if ok { "ok" } else { "degraded" },
         "version": VERSION,
-        "checks": { "redis": redis_json },
+        "checks": checks,
     });
+    if let (Ok(s), Some(obj)) = (&stats, body.as_object_mut()) {
+        obj.insert(
+            "stream".into(),
+            serde_json::json!({
+                "length": s.length,
+                "pending": s.pending,
+                "lag_seconds": s.lag_ms as f64 / 1000.0,
+                "dead_letters": s.dead_letters,
+            }),
+        );
+    }
     let mut r = Reply::json(if ok { 200 } else { 503 }, body.to_string());
+    r.set_header("cache-control", "no-store".into());
+    r
+}
+
+fn metrics(
+    stats: &Result<StreamStats, String>,
+    redis_ms: f64,
+    ch: Option<&(Result<(), String>, f64)>,
+) -> Reply {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(1024);
+    let mut gauge = |name: &str, help: &str, samples: &[(&str, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    gauge(
+        "ingest_build_info",
+        "Version of the health function.",
+        &[(&format!("{{version=\"{VERSION}\"}}"), 1.0)],
+    );
+    let mut up = vec![("{dependency=\"redis\"}", f64::from(u8::from(stats.is_ok())))];
+    let mut lat = vec![("{dependency=\"redis\"}", redis_ms / 1000.0)];
+    if let Some((r, ms)) = ch {
+        up.push((
+            "{dependency=\"clickhouse\"}",
+            f64::from(u8::from(r.is_ok())),
+        ));
+        lat.push(("{dependency=\"clickhouse\"}", ms / 1000.0));
+    }
+    gauge(
+        "ingest_dependency_up",
+        "1 when the dependency answered the health probe.",
+        &up,
+    );
+    gauge(
+        "ingest_dependency_latency_seconds",
+        "Latency of the health probe.",
+        &lat,
+    );
+    if let Ok(s) = stats {
+        gauge(
+            "ingest_stream_length",
+            "Entries in the Redis stream (acknowledged ones are trimmed).",
+            &[("", s.length as f64)],
+        );
+        gauge(
+            "ingest_stream_pending",
+            "Entries delivered to the processors but not yet acknowledged.",
+            &[("", s.pending as f64)],
+        );
+        gauge(
+            "ingest_processor_lag_seconds",
+            "Age of the oldest entry not yet stored in ClickHouse.",
+            &[("", s.lag_ms as f64 / 1000.0)],
+        );
+        gauge(
+            "ingest_dead_letter_length",
+            "Entries in the dead-letter stream.",
+            &[("", s.dead_letters as f64)],
+        );
+    }
+    let mut r = Reply::json(200, out);
+    r.set_header("content-type", "text/plain; version=0.0.4".into());
     r.set_header("cache-control", "no-store".into());
     r
 }
@@ -76,27 +204,85 @@ pub fn finish(redis: Result<(u16, Vec<u8>), String>, latency_ms: f64) -> Reply {
 mod tests {
     use super::*;
 
-    #[test]
-    fn liveness_needs_no_dependency() {
-        assert!(matches!(plan("GET", "/livez"), HealthPlan::Respond(r) if r.status == 200));
-        assert!(matches!(plan("GET", "/health"), HealthPlan::Probe(_)));
-        assert!(matches!(plan("POST", "/health"), HealthPlan::Respond(r) if r.status == 405));
+    fn probes(metrics: bool) -> Probes {
+        let t = Target {
+            url: "http://c".into(),
+            database: "analytics".into(),
+            user: "u".into(),
+            password: String::new(),
+        };
+        match plan(
+            "GET",
+            if metrics { "/metrics" } else { "/health" },
+            "s",
+            "g",
+            Some(&t),
+        ) {
+            HealthPlan::Probe(p) => p,
+            HealthPlan::Respond(r) => panic!("{}", r.body),
+        }
+    }
+
+    fn stats_ok() -> CallOutcome {
+        Ok((200, br#"{"result":[5,2,"1000-0",1,1]}"#.to_vec()))
     }
 
     #[test]
-    fn health_reports_each_dependency() {
-        let ok = finish(Ok((200, br#"{"result":"PONG"}"#.to_vec())), 1.234);
+    fn liveness_needs_no_dependency() {
+        assert!(
+            matches!(plan("GET", "/livez", "s", "g", None), HealthPlan::Respond(r) if r.status == 200)
+        );
+        assert!(
+            matches!(plan("GET", "/health", "s", "g", None), HealthPlan::Probe(p) if p.clickhouse.is_none())
+        );
+        assert!(
+            matches!(plan("POST", "/health", "s", "g", None), HealthPlan::Respond(r) if r.status == 405)
+        );
+    }
+
+    #[test]
+    fn health_reports_each_dependency_and_the_backlog() {
+        let ok = finish(
+            &probes(false),
+            (stats_ok(), 1.234),
+            Some((Ok((200, b"1\n".to_vec())), 2.0)),
+            4000,
+        );
         assert_eq!(ok.status, 200);
         let v: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
-        assert_eq!(v["checks"]["redis"]["status"], "ok");
         assert_eq!(v["checks"]["redis"]["latency_ms"], 1.23);
-        let down = finish(Err("connection refused".into()), 3.0);
+        assert_eq!(v["checks"]["clickhouse"]["status"], "ok");
+        assert_eq!(v["stream"]["lag_seconds"], 3.0);
+        let down = finish(
+            &probes(false),
+            (stats_ok(), 1.0),
+            Some((Err("refused".into()), 0.5)),
+            4000,
+        );
         assert_eq!(down.status, 503);
         let v: serde_json::Value = serde_json::from_str(&down.body).unwrap();
-        assert_eq!(v["checks"]["redis"]["status"], "error");
-        assert_eq!(
-            finish(Ok((401, br#"{"error":"Unauthorized"}"#.to_vec())), 1.0).status,
-            503
+        assert_eq!(v["checks"]["clickhouse"]["status"], "error");
+        let redis_down = finish(&probes(false), (Err("refused".into()), 1.0), None, 0);
+        assert_eq!(redis_down.status, 503);
+    }
+
+    #[test]
+    fn metrics_are_prometheus_text() {
+        let m = finish(
+            &probes(true),
+            (stats_ok(), 1.0),
+            Some((Ok((200, b"1".to_vec())), 2.0)),
+            4000,
         );
+        assert!(
+            m.body
+                .contains("# TYPE ingest_stream_length gauge\ningest_stream_length 5\n")
+        );
+        assert!(m.body.contains("ingest_processor_lag_seconds 3\n"));
+        assert!(
+            m.body
+                .contains("ingest_dependency_up{dependency=\"clickhouse\"} 1\n")
+        );
+        assert_eq!(m.header("content-type"), Some("text/plain; version=0.0.4"));
     }
 }

@@ -6,13 +6,17 @@ use crate::enrich::json_str;
 
 /// The atomic ingest script.
 ///
-/// KEYS: 1 stream, 2 dead-letter stream, 3 rate-limit counter, 4 retry marker.
+/// KEYS: 1 stream, 2 dead-letter stream, 3 rate-limit counter, 4 retry marker,
+/// 5 drain lock, 6 drain-wanted flag.
 /// ARGV: 1 max requests (0 = no limit), 2 window ms, 3 marker TTL ms (0 = off),
 /// 4 accepted events as a JSON array ('' = none), 5 accepted count, 6 rejects JSON
-/// ('' = none), 7 write key id, 8 request id, 9 received-at ms.
+/// ('' = none), 7 write key id, 8 request id, 9 received-at ms, 10 drain lock TTL ms
+/// (0 = this deployment does not drain after acking).
 ///
-/// Returns `{"ok", entry id}`, `{"limited", ms until the window resets}` or
-/// `{"duplicate", entry id of the first delivery}`.
+/// Returns `{"ok", entry id, drain}`, `{"limited", ms until the window resets}` or
+/// `{"duplicate", entry id of the first delivery}`. `drain` is 1 when this request took
+/// the drain lock (it should drain after responding); otherwise the flag tells the
+/// current drainer that more arrived, so nothing waits for the cron.
 pub const INGEST_SCRIPT: &str = r#"
 local max = tonumber(ARGV[1])
 if max > 0 then
@@ -37,7 +41,16 @@ if ARGV[6] ~= '' then
   redis.call('XADD', KEYS[2], '*', 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'rejects', ARGV[6])
 end
 if ttl > 0 then redis.call('SET', KEYS[4], id, 'PX', ttl) end
-return {'ok', id}
+local drain = 0
+local lock_ttl = tonumber(ARGV[10])
+if lock_ttl > 0 and id ~= '' then
+  if redis.call('SET', KEYS[5], ARGV[8], 'NX', 'PX', lock_ttl) then
+    drain = 1
+  else
+    redis.call('SET', KEYS[6], '1', 'PX', lock_ttl * 4)
+  end
+end
+return {'ok', id, drain}
 "#;
 
 /// One HTTP call to the Upstash REST API: `POST {REDIS_URL}{path}` with a JSON body.
@@ -64,11 +77,35 @@ pub fn command<S: AsRef<str>>(args: &[S]) -> RestCall {
     RestCall { path: "/", body }
 }
 
+/// Release the drain lock unless more entries arrived meanwhile.
+///
+/// KEYS: 1 drain lock, 2 drain-wanted flag. ARGV: 1 owner (request id), 2 lock TTL ms.
+/// Returns `again` (flag was set: drain once more, lock extended), `released`, or `lost`
+/// (the lock expired and someone else holds it).
+pub const RELEASE_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
+if redis.call('DEL', KEYS[2]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 'again'
+end
+redis.call('DEL', KEYS[1])
+return 'released'
+"#;
+
+/// The drain lock and flag keys of a stream.
+pub fn drain_keys(stream: &str) -> (String, String) {
+    (
+        format!("{stream}:drain:lock"),
+        format!("{stream}:drain:wanted"),
+    )
+}
+
 /// What the ingest script answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestOutcome {
-    /// Appended; the stream entry id ('' when only rejects were written).
-    Appended(String),
+    /// Appended; the stream entry id ('' when only rejects were written), and whether this
+    /// request holds the drain lock.
+    Appended(String, bool),
     /// Over the rate limit; ms until the window resets.
     Limited(u64),
     /// The same request was appended before, as this entry.
@@ -131,7 +168,10 @@ pub fn parse_ingest(result: &serde_json::Value) -> Result<IngestOutcome, RestErr
         other => other.to_string(),
     };
     match tag {
-        "ok" => Ok(IngestOutcome::Appended(as_text())),
+        "ok" => Ok(IngestOutcome::Appended(
+            as_text(),
+            arr.get(2).and_then(serde_json::Value::as_u64) == Some(1),
+        )),
         "duplicate" => Ok(IngestOutcome::Duplicate(as_text())),
         "limited" => Ok(IngestOutcome::Limited(val.as_u64().unwrap_or(1000))),
         _ => Err(bad()),
@@ -175,8 +215,8 @@ mod tests {
     fn script_outcomes() {
         use serde_json::json;
         assert_eq!(
-            parse_ingest(&json!(["ok", "1-0"])).unwrap(),
-            IngestOutcome::Appended("1-0".into())
+            parse_ingest(&json!(["ok", "1-0", 1])).unwrap(),
+            IngestOutcome::Appended("1-0".into(), true)
         );
         assert_eq!(
             parse_ingest(&json!(["limited", 1234])).unwrap(),

@@ -4,14 +4,26 @@ from conftest import COLLECTOR_URL
 import requests
 
 
-def test_health_reports_redis_with_latency():
+def test_health_reports_each_dependency_with_latency_and_the_backlog():
     resp = requests.get(COLLECTOR_URL + "/health", timeout=30)
-    assert resp.status_code == 200
+    assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["status"] == "ok"
-    assert body["checks"]["redis"]["status"] == "ok"
-    assert body["checks"]["redis"]["latency_ms"] >= 0
+    for dep in ("redis", "clickhouse"):
+        assert body["checks"][dep]["status"] == "ok"
+        assert body["checks"][dep]["latency_ms"] >= 0
+    assert set(body["stream"]) == {"length", "pending", "lag_seconds", "dead_letters"}
     assert body["version"]
+
+
+def test_metrics_are_prometheus_text_with_the_alert_inputs():
+    resp = requests.get(COLLECTOR_URL + "/metrics", timeout=30)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    names = {line.split("{")[0].split(" ")[0] for line in resp.text.splitlines() if line and not line.startswith("#")}
+    assert {"ingest_stream_length", "ingest_stream_pending", "ingest_processor_lag_seconds",
+            "ingest_dead_letter_length", "ingest_dependency_up"} <= names
+    assert 'ingest_dependency_up{dependency="clickhouse"} 1' in resp.text
 
 
 def test_liveness_answers_without_dependencies():

@@ -6,12 +6,16 @@
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod workers {
-    use ingest_core::collector::{Incoming, Plan, config_error_reply, finish, plan};
+    use ingest_core::collector::{Finished, Incoming, Plan, config_error_reply, finish, plan};
+    use ingest_core::drain::{drain_after_ack, drain_scheduled};
     use platform::workers as w;
-    use worker::{Context, Env, Request, Response, event};
+    use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
+
+    /// Upper bound on drain passes in one invocation (Workers allows 30 s after the response).
+    const MAX_PASSES: usize = 20;
 
     #[event(fetch)]
-    async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
         let started = w::now_ms();
         let path = req.path();
         if health::is_health_path(&path) {
@@ -42,14 +46,73 @@ mod workers {
             geo: geo.as_ref(),
             now_ms: started,
         };
-        let (reply, line) = match plan(cfg, &incoming, &mut w::Rng) {
-            Plan::Respond(reply, line) => (reply, line),
+        let Finished {
+            reply,
+            log: line,
+            drain_owner,
+        } = match plan(cfg, &incoming, &mut w::Rng) {
+            Plan::Respond(reply, log) => Finished {
+                reply,
+                log,
+                drain_owner: None,
+            },
             Plan::Call { call, pending } => finish(cfg, pending, w::upstash(cfg, &call).await),
         };
         if line.enabled(cfg.log_level) {
             w::log(line.status, &line.to_json((w::now_ms() - started) as f64));
         }
+        // This request took the drain lock: move the stream into ClickHouse after the
+        // response is sent, so events are queryable within about FLUSH_INTERVAL_MS.
+        if let (Some(owner), Ok(Some(dcfg))) = (drain_owner, w::drain_config(&env)) {
+            ctx.wait_until(async move {
+                let io = w::WorkerIo { cfg };
+                let outcome =
+                    drain_after_ack(&io, dcfg, "edge", &owner, cfg.drain_lock_ms, MAX_PASSES).await;
+                log_drain("drain after ack", &outcome);
+            });
+        }
         w::response(reply)
+    }
+
+    /// Cron Trigger: the safety net that drains what no request drained (and takes over
+    /// entries a dead drainer left pending).
+    #[event(scheduled)]
+    async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        match (w::config(&env), w::drain_config(&env)) {
+            (Ok(cfg), Ok(Some(dcfg))) => {
+                let io = w::WorkerIo { cfg };
+                let outcome = drain_scheduled(&io, dcfg, "edge-cron", MAX_PASSES).await;
+                log_drain("scheduled drain", &outcome);
+            }
+            (Ok(_), Ok(None)) => worker::console_log!(
+                "{{\"msg\":\"scheduled drain skipped: CLICKHOUSE_URL is not set\"}}"
+            ),
+            (Err(e), _) | (_, Err(e)) => worker::console_error!("{}", serde_json_error_line(&e)),
+        }
+    }
+
+    fn log_drain(
+        what: &str,
+        outcome: &Result<ingest_core::drain::Report, ingest_core::drain::DrainError>,
+    ) {
+        use ingest_core::enrich::json_str;
+        match outcome {
+            Ok(r) if r.entries > 0 => worker::console_log!(
+                "{{\"msg\":{},\"entries\":{},\"rows\":{},\"acked\":{},\"dead_lettered\":{},\"lag_ms\":{}}}",
+                json_str(what),
+                r.entries,
+                r.rows,
+                r.acked,
+                r.dead_lettered,
+                r.oldest_ms.unwrap_or(0)
+            ),
+            Ok(_) => {}
+            Err(e) => worker::console_error!(
+                "{{\"msg\":{},\"error\":{}}}",
+                json_str(what),
+                json_str(&e.to_string())
+            ),
+        }
     }
 
     fn serde_json_error_line(message: &str) -> String {

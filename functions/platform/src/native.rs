@@ -80,4 +80,12 @@ impl Io for Backends {
         }
         self.send(b).await
     }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }

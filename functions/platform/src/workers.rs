@@ -6,7 +6,9 @@
 //! loses every in-flight request of the isolate, so nothing here may panic. Workers does
 //! not inflate `Content-Encoding: gzip` request bodies: the core does.
 
+use ingest_core::clickhouse;
 use ingest_core::collector::{CallOutcome, Random};
+use ingest_core::drain::{DrainConfig, Io};
 use ingest_core::enrich::Geo;
 use ingest_core::redis::RestCall;
 use ingest_core::{Config, Reply};
@@ -18,6 +20,14 @@ use worker::{Date, Env, Fetch, Headers, Method, Request, RequestInit, Response};
 pub const UPSTASH_TIMEOUT: Duration = Duration::from_secs(10);
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
+static DRAIN: OnceLock<Option<DrainConfig>> = OnceLock::new();
+
+fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .ok()
+}
 
 /// The configuration from `[vars]` and secrets, parsed on first use and cached for the
 /// isolate's life. A bad configuration is not cached, so a fixed deploy recovers.
@@ -25,13 +35,44 @@ pub fn config(env: &Env) -> Result<&'static Config, String> {
     if let Some(c) = CONFIG.get() {
         return Ok(c);
     }
-    let parsed = Config::from_lookup(|name| {
-        env.var(name)
-            .map(|v| v.to_string())
-            .or_else(|_| env.secret(name).map(|v| v.to_string()))
-            .ok()
-    })?;
+    let parsed = Config::from_lookup(|name| lookup(env, name))?;
     Ok(CONFIG.get_or_init(|| parsed))
+}
+
+/// The processor configuration, when `CLICKHOUSE_URL` is set (`Ok(None)` otherwise).
+pub fn drain_config(env: &Env) -> Result<Option<&'static DrainConfig>, String> {
+    if let Some(c) = DRAIN.get() {
+        return Ok(c.as_ref());
+    }
+    let parsed = match lookup(env, "CLICKHOUSE_URL").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(_) => Some(DrainConfig::from_lookup(|name| lookup(env, name))?),
+    };
+    Ok(DRAIN.get_or_init(|| parsed).as_ref())
+}
+
+/// The drain port on Workers: `fetch` to Upstash and ClickHouse, `Date.now()`, timers.
+pub struct WorkerIo {
+    /// Collector configuration (Upstash URL and token).
+    pub cfg: &'static Config,
+}
+
+impl Io for WorkerIo {
+    async fn redis(&self, call: &RestCall) -> CallOutcome {
+        upstash(self.cfg, call).await
+    }
+
+    async fn clickhouse(&self, req: &clickhouse::Request) -> CallOutcome {
+        post(&req.url, &req.headers, &req.body).await
+    }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(Duration::from_millis(ms)).await;
+    }
 }
 
 /// Randomness from the platform CSPRNG (`crypto.getRandomValues`).
@@ -103,20 +144,26 @@ pub fn response(reply: Reply) -> worker::Result<Response> {
 
 /// Perform one Upstash REST call, bounded by [`UPSTASH_TIMEOUT`].
 pub async fn upstash(cfg: &Config, call: &RestCall) -> CallOutcome {
+    let url = format!("{}{}", cfg.redis_url, call.path);
+    let headers = [
+        ("authorization", format!("Bearer {}", cfg.redis_token)),
+        ("content-type", "application/json".to_string()),
+    ];
+    post(&url, &headers, &call.body).await
+}
+
+/// `POST url` with headers and body, bounded by [`UPSTASH_TIMEOUT`].
+pub async fn post(url: &str, headers: &[(&'static str, String)], body: &str) -> CallOutcome {
     let send = async {
-        let headers = Headers::new();
-        headers
-            .set("authorization", &format!("Bearer {}", cfg.redis_token))
-            .map_err(|e| e.to_string())?;
-        headers
-            .set("content-type", "application/json")
-            .map_err(|e| e.to_string())?;
+        let h = Headers::new();
+        for (k, v) in headers {
+            h.set(k, v).map_err(|e| e.to_string())?;
+        }
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(call.body.as_str().into()));
-        let url = format!("{}{}", cfg.redis_url, call.path);
-        let req = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
+            .with_headers(h)
+            .with_body(Some(body.into()));
+        let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
         let mut resp = Fetch::Request(req)
             .send()
             .await
@@ -128,10 +175,9 @@ pub async fn upstash(cfg: &Config, call: &RestCall) -> CallOutcome {
     futures_util::pin_mut!(send);
     match futures_util::future::select(send, timeout).await {
         futures_util::future::Either::Left((outcome, _)) => outcome,
-        futures_util::future::Either::Right(_) => Err(format!(
-            "no answer from Redis within {} s",
-            UPSTASH_TIMEOUT.as_secs()
-        )),
+        futures_util::future::Either::Right(_) => {
+            Err(format!("no answer within {} s", UPSTASH_TIMEOUT.as_secs()))
+        }
     }
 }
 

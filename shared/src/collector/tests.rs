@@ -76,16 +76,16 @@ fn valid_batch_becomes_one_eval_with_all_events() {
     assert_eq!(args[4], "analytics_events:invalid");
     assert!(args[5].starts_with("analytics_events:rl:"));
     assert!(args[5].ends_with(":127.0.0.1"));
-    let events: Value = serde_json::from_str(&args[10]).unwrap();
+    let events: Value = serde_json::from_str(&args[12]).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 2);
     assert_eq!(events[0]["messageId"], "m1");
     assert_eq!(events[1]["traits"]["x"], 1);
-    assert_eq!(args[11], "2");
-    assert_eq!(args[12], "");
-    let (r, log) = finish(
+    assert_eq!(args[13], "2");
+    assert_eq!(args[14], "");
+    let Finished { reply: r, log, .. } = finish(
         &cfg(&[]),
         pending,
-        Ok((200, br#"{"result":["ok","1-0"]}"#.to_vec())),
+        Ok((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
     );
     assert_eq!(r.status, 200);
     assert_eq!(log.accepted, 2);
@@ -98,14 +98,14 @@ fn invalid_events_are_reported_and_dead_lettered() {
     let h = headers(&[AUTH]);
     let body = r#"{"batch":[{"type":"track","userId":"u"},{"type":"page","userId":"u"},7]}"#;
     let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
-    let dead: Value = serde_json::from_str(&args[12]).unwrap();
+    let dead: Value = serde_json::from_str(&args[14]).unwrap();
     assert_eq!(dead[0]["index"], 0);
     assert_eq!(dead[0]["field"], "event");
     assert_eq!(dead[1]["index"], 2);
-    let (r, _) = finish(
+    let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
-        Ok((200, br#"{"result":["ok","1-0"]}"#.to_vec())),
+        Ok((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
     );
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["accepted"], 1);
@@ -122,9 +122,9 @@ fn all_invalid_is_400_after_dead_lettering() {
         &h,
         r#"{"batch":[{"type":"track"}]}"#,
     ));
-    assert_eq!(args[10], "");
-    assert_eq!(args[9], "0"); // no retry marker when nothing is accepted
-    let (r, _) = finish(
+    assert_eq!(args[12], "");
+    assert_eq!(args[11], "0"); // no retry marker when nothing is accepted
+    let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
         Ok((200, br#"{"result":["ok",""]}"#.to_vec())),
@@ -144,7 +144,7 @@ fn write_key_from_body_and_single_route_sets_type() {
         &h,
         r#"{"writeKey":"wk_test","event":"Click","anonymousId":"a","type":"identify"}"#,
     ));
-    let events: Value = serde_json::from_str(&args[10]).unwrap();
+    let events: Value = serde_json::from_str(&args[12]).unwrap();
     assert_eq!(events[0]["type"], "track");
     assert!(events[0].get("writeKey").is_none());
     assert_eq!(events[0]["messageId"].as_str().unwrap().len(), 36);
@@ -241,7 +241,7 @@ fn backend_outcomes_map_to_statuses() {
     ];
     for (outcome, status) in outcomes {
         let (_, pending) = call_args(run("POST", "/v1/batch", &h, body));
-        let (r, log) = finish(&cfg(&[]), pending, outcome);
+        let Finished { reply: r, log, .. } = finish(&cfg(&[]), pending, outcome);
         assert_eq!(r.status, status, "{}", r.body);
         match status {
             503 => assert!(r.header("retry-after").is_some() && log.detail.is_some()),
@@ -260,10 +260,10 @@ fn retry_marker_is_the_same_for_the_same_message_ids() {
     let m = |body| call_args(run("POST", "/v1/batch", &h, body)).0[6].clone();
     assert_eq!(m(a), m(b));
     assert_ne!(m(a), m(c));
-    // no messageId: no retry detection (args[9] is the marker TTL)
+    // no messageId: no retry detection (args[11] is the marker TTL)
     let d = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
-    assert_eq!(call_args(run("POST", "/v1/batch", &h, d)).0[9], "0");
-    assert_eq!(call_args(run("POST", "/v1/batch", &h, a)).0[9], "900000");
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, d)).0[11], "0");
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, a)).0[11], "900000");
 }
 
 #[test]
@@ -284,7 +284,7 @@ fn gzip_bodies_are_accepted() {
         now_ms: 0,
     };
     let (args, _) = call_args(plan(&cfg(&[]), &req, &mut Counter(0)));
-    assert_eq!(args[11], "1");
+    assert_eq!(args[13], "1");
 }
 
 proptest::proptest! {
