@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ingest_core::Config;
-use ingest_core::collector::{Incoming, Plan, Random, plan};
+use ingest_core::collector::{Call, Incoming, Plan, Random, plan};
 
 struct Counter(u64);
 impl Random for Counter {
@@ -46,7 +46,11 @@ fn bench(c: &mut Criterion) {
                 now_ms: 1_795_000_000_000,
             };
             match plan(&cfg, &req, &mut rng) {
-                Plan::Call { call, .. } => call.body.len(),
+                Plan::Call {
+                    call: Call::Redis(call),
+                    ..
+                } => call.body.len(),
+                Plan::Call { .. } => panic!("expected the redis sink"),
                 Plan::Respond(r, _) => panic!("{}", r.body),
             }
         })

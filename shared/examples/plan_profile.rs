@@ -3,7 +3,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
 
 use ingest_core::Config;
-use ingest_core::collector::{Incoming, Plan, Random, plan};
+use ingest_core::collector::{Call, Incoming, Plan, Random, plan};
 
 #[path = "../benches/batch.rs"]
 mod batch;
@@ -45,7 +45,11 @@ fn main() {
             now_ms: 1_795_000_000_000,
         };
         match plan(&cfg, &req, &mut rng) {
-            Plan::Call { call, .. } => total += call.body.len(),
+            Plan::Call {
+                call: Call::Redis(call),
+                ..
+            } => total += call.body.len(),
+            Plan::Call { .. } => panic!("expected the redis sink"),
             Plan::Respond(r, _) => panic!("{}", r.body),
         }
     }

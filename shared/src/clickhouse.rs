@@ -43,6 +43,31 @@ fn encode_component(s: &str) -> String {
 }
 
 impl Target {
+    /// Read `CLICKHOUSE_URL` (required), `CLICKHOUSE_DATABASE`, `CLICKHOUSE_USER`,
+    /// `CLICKHOUSE_PASSWORD`.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let url = crate::config::required(get, "CLICKHOUSE_URL")?
+            .trim_end_matches('/')
+            .to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "CLICKHOUSE_URL must be an http(s) URL, got {url:?}"
+            ));
+        }
+        let text = |name: &str, default: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        Ok(Self {
+            url,
+            database: text("CLICKHOUSE_DATABASE", "analytics"),
+            user: text("CLICKHOUSE_USER", "default"),
+            password: get("CLICKHOUSE_PASSWORD").unwrap_or_default(),
+        })
+    }
+
     fn request(&self, params: &[(&str, &str)], body: String) -> Request {
         let query: Vec<String> = params
             .iter()

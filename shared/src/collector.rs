@@ -46,18 +46,28 @@ pub struct Incoming<'a> {
 pub enum Plan {
     /// Answer at once.
     Respond(Reply, LogLine),
-    /// Make this Upstash call, then pass its outcome to [`finish`] with `pending`.
+    /// Make this call, then pass its outcome to [`finish`] with `pending`.
     Call {
-        /// The REST call to make.
-        call: RestCall,
+        /// The backend call to make.
+        call: Call,
         /// State needed to build the reply.
         pending: Pending,
     },
 }
 
+/// The one backend call a collector request costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// Upstash REST (the redis sink): the ingest script.
+    Redis(RestCall),
+    /// ClickHouse HTTP (the direct sink): an async insert.
+    ClickHouse(crate::clickhouse::Request),
+}
+
 /// State carried from [`plan`] to [`finish`].
 #[derive(Debug)]
 pub struct Pending {
+    direct: bool,
     origin: Option<String>,
     accepted: usize,
     rejects: Vec<Reject>,
@@ -357,9 +367,7 @@ fn build(
         geo: req.geo,
         user_agent: origin.and(header(req.headers, "user-agent")),
     };
-    let mut accepted = String::with_capacity(text.len() + events.len() * 300);
-    accepted.push('[');
-    let mut count = 0usize;
+    let mut enriched: Vec<String> = Vec::with_capacity(events.len());
     let mut rejects: Vec<Reject> = Vec::new();
     let mut dead: Vec<serde_json::Value> = Vec::new();
     let mut all_have_ids = true;
@@ -394,11 +402,7 @@ fn build(
                     // without a client messageId a resend cannot be told from a new event
                     None => all_have_ids = false,
                 }
-                if count > 0 {
-                    accepted.push(',');
-                }
-                accepted.push_str(&enrich(&obj, &c, &info, &edge, id, raw.get().len()));
-                count += 1;
+                enriched.push(enrich(&obj, &c, &info, &edge, id, raw.get().len()));
             }
             Err(mut rej) => {
                 rej.index = index;
@@ -410,6 +414,33 @@ fn build(
             }
         }
     }
+    let count = enriched.len();
+    if let crate::config::Sink::ClickHouse(target) = &cfg.sink {
+        if count == 0 {
+            return Err(IngestError::AllInvalid(rejects));
+        }
+        let mut rows = String::with_capacity(enriched.iter().map(|e| e.len() + 400).sum());
+        for ev in &enriched {
+            let row = crate::clickhouse::row(ev, key.as_str(), "")
+                .map_err(|e| IngestError::BackendUnavailable(e.0))?;
+            rows.push_str(&row);
+            rows.push('\n');
+        }
+        return Ok(Plan::Call {
+            call: Call::ClickHouse(target.insert_async(rows)),
+            pending: Pending {
+                direct: true,
+                origin: origin.map(str::to_string),
+                accepted: count,
+                rejects,
+                log: log.clone(),
+            },
+        });
+    }
+    let mut accepted =
+        String::with_capacity(enriched.iter().map(|e| e.len() + 1).sum::<usize>() + 2);
+    accepted.push('[');
+    accepted.push_str(&enriched.join(","));
     accepted.push(']');
 
     let ip_part = ip.map_or_else(|| "unknown".to_string(), |i| i.to_string());
@@ -455,8 +486,9 @@ fn build(
     let lock_ttl = cfg.drain_lock_ms.to_string();
     all.push(&lock_ttl);
     Ok(Plan::Call {
-        call: command(&all),
+        call: Call::Redis(command(&all)),
         pending: Pending {
+            direct: false,
             origin: origin.map(str::to_string),
             accepted: count,
             rejects,
@@ -468,18 +500,32 @@ fn build(
 /// Outcome of the adapter's HTTP call: status and body, or a transport error.
 pub type CallOutcome = Result<(u16, Vec<u8>), String>;
 
-/// Build the final reply from the Upstash call's outcome.
+/// Build the final reply from the backend call's outcome.
 pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished {
     let Pending {
+        direct,
         origin,
         accepted,
         rejects,
         mut log,
     } = pending;
-    let parsed = outcome
-        .map_err(RestError::Unavailable)
-        .and_then(|(status, body)| parse_result(status, &body))
-        .and_then(|v| parse_ingest(&v));
+    let parsed = if direct {
+        match outcome {
+            Ok((status, _)) if (200..300).contains(&status) => {
+                Ok(IngestOutcome::Appended(String::new(), false))
+            }
+            Ok((status, body)) => Err(RestError::Unavailable(format!(
+                "ClickHouse HTTP {status}: {}",
+                String::from_utf8_lossy(body.get(..300).unwrap_or(&body)).trim()
+            ))),
+            Err(e) => Err(RestError::Unavailable(e)),
+        }
+    } else {
+        outcome
+            .map_err(RestError::Unavailable)
+            .and_then(|(status, body)| parse_result(status, &body))
+            .and_then(|v| parse_ingest(&v))
+    };
     let drain_owner = match &parsed {
         Ok(IngestOutcome::Appended(_, true)) => Some(log.request_id.clone()),
         _ => None,

@@ -11,7 +11,11 @@ pub struct Config {
     pub write_keys: WriteKeys,
     /// `ALLOWED_ORIGINS` (default `*`).
     pub origins: Origins,
-    /// `REDIS_URL` (required): Upstash REST base URL, no trailing slash.
+    /// `SINK`: `redis` (default; the stream, drained by the processor) or `clickhouse`
+    /// (direct: each request is one async insert, acknowledged after ClickHouse confirmed;
+    /// no Redis, so no shared rate limit, retry marker or dead-letter stream).
+    pub sink: Sink,
+    /// `REDIS_URL` (required with the redis sink): Upstash REST base URL, no trailing slash.
     pub redis_url: String,
     /// `REDIS_TOKEN` (required): Upstash REST bearer token.
     pub redis_token: String,
@@ -36,6 +40,15 @@ pub struct Config {
     /// `FLUSH_INTERVAL_MS` when ClickHouse is configured): TTL of the drain lock that lets
     /// one request at a time drain the stream right after responding.
     pub drain_lock_ms: u64,
+}
+
+/// Where accepted events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// Append to the Redis stream (the default).
+    Redis,
+    /// Insert straight into ClickHouse.
+    ClickHouse(crate::clickhouse::Target),
 }
 
 /// Log verbosity.
@@ -66,6 +79,7 @@ pub const VARIABLES: &[&str] = &[
     "DEDUPE_WINDOW_SECONDS",
     "LOG_LEVEL",
     "DRAIN_AFTER_ACK_MS",
+    "SINK",
 ];
 
 pub(crate) fn number<T: std::str::FromStr>(
@@ -110,15 +124,27 @@ impl Config {
             .map_err(|e| format!("ALLOWED_WRITE_KEYS: {e}"))?;
         let origins = Origins::parse(&get("ALLOWED_ORIGINS").unwrap_or_else(|| "*".into()))
             .map_err(|e| format!("ALLOWED_ORIGINS: {e}"))?;
-        let redis_url = required(&get, "REDIS_URL")?
-            .trim_end_matches('/')
-            .to_string();
-        if !(redis_url.starts_with("https://") || redis_url.starts_with("http://")) {
-            return Err(format!(
-                "REDIS_URL must be the Upstash REST URL (https://…), got {redis_url:?}"
-            ));
-        }
-        let redis_token = required(&get, "REDIS_TOKEN")?;
+        let sink = match get("SINK")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("") | Some("redis") => Sink::Redis,
+            Some("clickhouse") => Sink::ClickHouse(crate::clickhouse::Target::from_lookup(&get)?),
+            Some(v) => return Err(format!("SINK must be redis or clickhouse, got {v:?}")),
+        };
+        let (redis_url, redis_token) = if sink == Sink::Redis {
+            let url = required(&get, "REDIS_URL")?
+                .trim_end_matches('/')
+                .to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!(
+                    "REDIS_URL must be the Upstash REST URL (https://…), got {url:?}"
+                ));
+            }
+            (url, required(&get, "REDIS_TOKEN")?)
+        } else {
+            (String::new(), String::new())
+        };
         let stream_key = get("REDIS_STREAM_KEY")
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
@@ -149,6 +175,7 @@ impl Config {
         Ok(Self {
             write_keys,
             origins,
+            sink,
             redis_url,
             redis_token,
             stream_key,

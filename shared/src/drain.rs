@@ -10,7 +10,7 @@
 
 use crate::clickhouse::{self, Failure, Target};
 use crate::collector::CallOutcome;
-use crate::config::{number, required};
+use crate::config::number;
 use crate::redis::{RestCall, command, parse_result};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -67,14 +67,7 @@ pub const VARIABLES: &[&str] = &[
 impl DrainConfig {
     /// Read the processor's variables. `CLICKHOUSE_URL` is required.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let url = required(&get, "CLICKHOUSE_URL")?
-            .trim_end_matches('/')
-            .to_string();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!(
-                "CLICKHOUSE_URL must be an http(s) URL, got {url:?}"
-            ));
-        }
+        let target = Target::from_lookup(&get)?;
         let text = |name: &str, default: &str| {
             get(name)
                 .map(|v| v.trim().to_string())
@@ -94,12 +87,7 @@ impl DrainConfig {
             flush_interval_ms: number(&get, "FLUSH_INTERVAL_MS", 1000u64)?,
             claim_idle_ms: number(&get, "CLAIM_IDLE_MS", 30_000u64)?,
             max_deliveries: number(&get, "MAX_DELIVERIES", 5u64)?.max(1),
-            target: Target {
-                url,
-                database: text("CLICKHOUSE_DATABASE", "analytics"),
-                user: text("CLICKHOUSE_USER", "default"),
-                password: get("CLICKHOUSE_PASSWORD").unwrap_or_default(),
-            },
+            target,
         })
     }
 

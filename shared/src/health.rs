@@ -24,8 +24,9 @@ pub enum HealthPlan {
 /// The dependency calls of `/health` and `/metrics`.
 #[derive(Debug)]
 pub struct Probes {
-    /// Redis: the stream statistics script (also proves Redis answers).
-    pub redis: RestCall,
+    /// Redis: the stream statistics script (also proves Redis answers); none with the
+    /// direct ClickHouse sink.
+    pub redis: Option<RestCall>,
     /// ClickHouse: `SELECT 1`, when ClickHouse is configured.
     pub clickhouse: Option<clickhouse::Request>,
     /// Render Prometheus text instead of JSON.
@@ -44,11 +45,11 @@ pub fn is_health_path(path: &str) -> bool {
 }
 
 /// Decide what a health request needs.
+/// `stream` is `(stream key, consumer group)` when Redis is in use.
 pub fn plan(
     method: &str,
     path: &str,
-    stream: &str,
-    group: &str,
+    stream: Option<(&str, &str)>,
     ch: Option<&Target>,
 ) -> HealthPlan {
     if method != "GET" && method != "HEAD" {
@@ -58,7 +59,7 @@ pub fn plan(
     }
     let probes = |metrics| {
         HealthPlan::Probe(Probes {
-            redis: stats_call(stream, group),
+            redis: stream.map(|(s, g)| stats_call(s, g)),
             clickhouse: ch.map(Target::probe),
             metrics,
         })
@@ -93,23 +94,30 @@ fn clickhouse_ok(outcome: &CallOutcome) -> Result<(), String> {
 }
 
 /// Build the `/health` or `/metrics` reply from the probes' outcomes.
-pub fn finish(probes: &Probes, redis: Timed, clickhouse: Option<Timed>, now_ms: i64) -> Reply {
-    let stats = parse_stats(redis.0, now_ms);
+pub fn finish(
+    probes: &Probes,
+    redis: Option<Timed>,
+    clickhouse: Option<Timed>,
+    now_ms: i64,
+) -> Reply {
+    let stats = redis.map(|(o, ms)| (parse_stats(o, now_ms), ms));
     let ch = clickhouse.map(|(o, ms)| (clickhouse_ok(&o), ms));
     if probes.metrics {
-        return metrics(&stats, redis.1, ch.as_ref());
+        return metrics(stats.as_ref(), ch.as_ref());
     }
     let check = |r: Result<(), String>, ms: f64| match r {
         Ok(()) => serde_json::json!({ "status": "ok", "latency_ms": round(ms) }),
         Err(e) => serde_json::json!({ "status": "error", "latency_ms": round(ms), "error": e }),
     };
-    let redis_ok = stats.is_ok();
     let mut checks = serde_json::Map::new();
-    checks.insert(
-        "redis".into(),
-        check(stats.as_ref().map(|_| ()).map_err(Clone::clone), redis.1),
-    );
-    let mut ok = redis_ok;
+    let mut ok = true;
+    if let Some((st, ms)) = &stats {
+        ok &= st.is_ok();
+        checks.insert(
+            "redis".into(),
+            check(st.as_ref().map(|_| ()).map_err(Clone::clone), *ms),
+        );
+    }
     if let Some((r, ms)) = &ch {
         ok &= r.is_ok();
         checks.insert("clickhouse".into(), check(r.clone(), *ms));
@@ -119,7 +127,7 @@ pub fn finish(probes: &Probes, redis: Timed, clickhouse: Option<Timed>, now_ms: 
         "version": VERSION,
         "checks": checks,
     });
-    if let (Ok(s), Some(obj)) = (&stats, body.as_object_mut()) {
+    if let (Some((Ok(s), _)), Some(obj)) = (&stats, body.as_object_mut()) {
         obj.insert(
             "stream".into(),
             serde_json::json!({
@@ -136,8 +144,7 @@ pub fn finish(probes: &Probes, redis: Timed, clickhouse: Option<Timed>, now_ms: 
 }
 
 fn metrics(
-    stats: &Result<StreamStats, String>,
-    redis_ms: f64,
+    stats: Option<&(Result<StreamStats, String>, f64)>,
     ch: Option<&(Result<(), String>, f64)>,
 ) -> Reply {
     use std::fmt::Write as _;
@@ -153,8 +160,12 @@ fn metrics(
         "Version of the health function.",
         &[(&format!("{{version=\"{VERSION}\"}}"), 1.0)],
     );
-    let mut up = vec![("{dependency=\"redis\"}", f64::from(u8::from(stats.is_ok())))];
-    let mut lat = vec![("{dependency=\"redis\"}", redis_ms / 1000.0)];
+    let mut up = Vec::new();
+    let mut lat = Vec::new();
+    if let Some((st, ms)) = stats {
+        up.push(("{dependency=\"redis\"}", f64::from(u8::from(st.is_ok()))));
+        lat.push(("{dependency=\"redis\"}", ms / 1000.0));
+    }
     if let Some((r, ms)) = ch {
         up.push((
             "{dependency=\"clickhouse\"}",
@@ -172,7 +183,7 @@ fn metrics(
         "Latency of the health probe.",
         &lat,
     );
-    if let Ok(s) = stats {
+    if let Some((Ok(s), _)) = stats {
         gauge(
             "ingest_stream_length",
             "Entries in the Redis stream (acknowledged ones are trimmed).",
@@ -214,8 +225,7 @@ mod tests {
         match plan(
             "GET",
             if metrics { "/metrics" } else { "/health" },
-            "s",
-            "g",
+            Some(("s", "g")),
             Some(&t),
         ) {
             HealthPlan::Probe(p) => p,
@@ -230,13 +240,13 @@ mod tests {
     #[test]
     fn liveness_needs_no_dependency() {
         assert!(
-            matches!(plan("GET", "/livez", "s", "g", None), HealthPlan::Respond(r) if r.status == 200)
+            matches!(plan("GET", "/livez", Some(("s", "g")), None), HealthPlan::Respond(r) if r.status == 200)
         );
         assert!(
-            matches!(plan("GET", "/health", "s", "g", None), HealthPlan::Probe(p) if p.clickhouse.is_none())
+            matches!(plan("GET", "/health", None, None), HealthPlan::Probe(p) if p.clickhouse.is_none() && p.redis.is_none())
         );
         assert!(
-            matches!(plan("POST", "/health", "s", "g", None), HealthPlan::Respond(r) if r.status == 405)
+            matches!(plan("POST", "/health", None, None), HealthPlan::Respond(r) if r.status == 405)
         );
     }
 
@@ -244,7 +254,7 @@ mod tests {
     fn health_reports_each_dependency_and_the_backlog() {
         let ok = finish(
             &probes(false),
-            (stats_ok(), 1.234),
+            Some((stats_ok(), 1.234)),
             Some((Ok((200, b"1\n".to_vec())), 2.0)),
             4000,
         );
@@ -255,14 +265,14 @@ mod tests {
         assert_eq!(v["stream"]["lag_seconds"], 3.0);
         let down = finish(
             &probes(false),
-            (stats_ok(), 1.0),
+            Some((stats_ok(), 1.0)),
             Some((Err("refused".into()), 0.5)),
             4000,
         );
         assert_eq!(down.status, 503);
         let v: serde_json::Value = serde_json::from_str(&down.body).unwrap();
         assert_eq!(v["checks"]["clickhouse"]["status"], "error");
-        let redis_down = finish(&probes(false), (Err("refused".into()), 1.0), None, 0);
+        let redis_down = finish(&probes(false), Some((Err("refused".into()), 1.0)), None, 0);
         assert_eq!(redis_down.status, 503);
     }
 
@@ -270,7 +280,7 @@ mod tests {
     fn metrics_are_prometheus_text() {
         let m = finish(
             &probes(true),
-            (stats_ok(), 1.0),
+            Some((stats_ok(), 1.0)),
             Some((Ok((200, b"1".to_vec())), 2.0)),
             4000,
         );

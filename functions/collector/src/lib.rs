@@ -6,7 +6,9 @@
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod workers {
-    use ingest_core::collector::{Finished, Incoming, Plan, config_error_reply, finish, plan};
+    use ingest_core::collector::{
+        Call, Finished, Incoming, Plan, config_error_reply, finish, plan,
+    };
     use ingest_core::drain::{drain_after_ack, drain_scheduled};
     use platform::workers as w;
     use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
@@ -56,7 +58,13 @@ mod workers {
                 log,
                 drain_owner: None,
             },
-            Plan::Call { call, pending } => finish(cfg, pending, w::upstash(cfg, &call).await),
+            Plan::Call { call, pending } => {
+                let outcome = match &call {
+                    Call::Redis(c) => w::upstash(cfg, c).await,
+                    Call::ClickHouse(r) => w::post(&r.url, &r.headers, &r.body).await,
+                };
+                finish(cfg, pending, outcome)
+            }
         };
         if line.enabled(cfg.log_level) {
             w::log(line.status, &line.to_json((w::now_ms() - started) as f64));
@@ -79,13 +87,13 @@ mod workers {
     #[event(scheduled)]
     async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         match (w::config(&env), w::drain_config(&env)) {
-            (Ok(cfg), Ok(Some(dcfg))) => {
+            (Ok(cfg), Ok(Some(dcfg))) if cfg.sink == ingest_core::config::Sink::Redis => {
                 let io = w::WorkerIo { cfg };
                 let outcome = drain_scheduled(&io, dcfg, "edge-cron", MAX_PASSES).await;
                 log_drain("scheduled drain", &outcome);
             }
-            (Ok(_), Ok(None)) => worker::console_log!(
-                "{{\"msg\":\"scheduled drain skipped: CLICKHOUSE_URL is not set\"}}"
+            (Ok(_), Ok(_)) => worker::console_log!(
+                "{{\"msg\":\"scheduled drain skipped: no CLICKHOUSE_URL, or the direct sink is in use\"}}"
             ),
             (Err(e), _) | (_, Err(e)) => worker::console_error!("{}", serde_json_error_line(&e)),
         }

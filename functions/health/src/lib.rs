@@ -7,6 +7,7 @@ pub use ingest_core::health::is_health_path;
 /// Cloudflare Workers adapter.
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod workers {
+    use ingest_core::config::Sink;
     use ingest_core::drain::Io;
     use ingest_core::health::{HealthPlan, finish, plan};
     use platform::workers as w;
@@ -20,25 +21,32 @@ pub mod workers {
                 return w::response(ingest_core::collector::config_error_reply(&e, None));
             }
         };
-        let group = dcfg.map_or("processors", |d| d.group.as_str());
-        let reply = match plan(
-            req.method().as_ref(),
-            &req.path(),
-            &cfg.stream_key,
-            group,
-            dcfg.map(|d| &d.target),
-        ) {
+        // Direct sink: ClickHouse only. Redis sink: the stream, plus ClickHouse if drained here.
+        let (stream, target) = match &cfg.sink {
+            Sink::ClickHouse(t) => (None, Some(t)),
+            Sink::Redis => {
+                let group = dcfg.map_or("processors", |d| d.group.as_str());
+                (
+                    Some((cfg.stream_key.as_str(), group)),
+                    dcfg.map(|d| &d.target),
+                )
+            }
+        };
+        let reply = match plan(req.method().as_ref(), &req.path(), stream, target) {
             HealthPlan::Respond(r) => r,
             HealthPlan::Probe(probes) => {
                 let io = w::WorkerIo { cfg };
                 let t0 = w::now_ms();
-                let redis = io.redis(&probes.redis).await;
+                let redis = match &probes.redis {
+                    Some(call) => Some((io.redis(call).await, (w::now_ms() - t0) as f64)),
+                    None => None,
+                };
                 let t1 = w::now_ms();
                 let ch = match &probes.clickhouse {
                     Some(r) => Some((io.clickhouse(r).await, (w::now_ms() - t1) as f64)),
                     None => None,
                 };
-                finish(&probes, (redis, (t1 - t0) as f64), ch, w::now_ms())
+                finish(&probes, redis, ch, w::now_ms())
             }
         };
         w::response(reply)

@@ -53,7 +53,14 @@ fn run(method: &str, path: &str, h: &http::HeaderMap, body: &str) -> Plan {
 
 fn call_args(p: Plan) -> (Vec<String>, Pending) {
     match p {
-        Plan::Call { call, pending } => (serde_json::from_str(&call.body).unwrap(), pending),
+        Plan::Call {
+            call: Call::Redis(call),
+            pending,
+        } => (serde_json::from_str(&call.body).unwrap(), pending),
+        Plan::Call {
+            call: Call::ClickHouse(_),
+            ..
+        } => panic!("expected a Redis call"),
         Plan::Respond(r, _) => panic!("expected a call, got {} {}", r.status, r.body),
     }
 }
@@ -302,4 +309,51 @@ proptest::proptest! {
         let req = Incoming { method: "POST", path: "/v1/batch", headers: &h, body: body.as_bytes(), peer_ip: None, geo: None, now_ms: 0 };
         let _ = plan(&cfg(&[]), &req, &mut Counter(0));
     }
+}
+
+#[test]
+fn direct_sink_inserts_rows_into_clickhouse_and_acks_on_success() {
+    let c = cfg(&[
+        ("SINK", "clickhouse"),
+        ("CLICKHOUSE_URL", "http://127.0.0.1:8123"),
+        ("REDIS_URL", ""),
+    ]);
+    let h = headers(&[AUTH]);
+    let body = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"},{"type":"track","userId":"u"}]}"#;
+    let req = Incoming {
+        method: "POST",
+        path: "/v1/batch",
+        headers: &h,
+        body: body.as_bytes(),
+        peer_ip: None,
+        geo: None,
+        now_ms: 1_700_000_000_000,
+    };
+    let Plan::Call {
+        call: Call::ClickHouse(insert),
+        pending,
+    } = plan(&c, &req, &mut Counter(0))
+    else {
+        panic!("expected an insert")
+    };
+    assert!(
+        insert.url.contains("async_insert=1") && insert.url.contains("wait_for_async_insert=1")
+    );
+    let row: Value = serde_json::from_str(insert.body.lines().next().unwrap()).unwrap();
+    assert_eq!(row["message_id"], "m1");
+    assert_eq!(insert.body.lines().count(), 1);
+    let Finished { reply, .. } = finish(&c, pending, Ok((200, Vec::new())));
+    assert_eq!(reply.status, 200);
+    let v: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(v["rejected"][0]["field"], "event");
+    let Plan::Call { pending, .. } = plan(&c, &req, &mut Counter(0)) else {
+        panic!()
+    };
+    assert_eq!(
+        finish(&c, pending, Ok((500, b"Code: 241".to_vec())))
+            .reply
+            .status,
+        503
+    );
 }
