@@ -20,6 +20,8 @@ import redis
 import requests
 
 COLLECTOR_URL = os.environ.get("COLLECTOR_URL", "http://127.0.0.1:18787").rstrip("/")
+# Which runtime serves COLLECTOR_URL: "workers" (wrangler dev) or "spin" (wasmtime serve).
+RUNTIME = os.environ.get("RUNTIME", "workers")
 UPSTASH_URL = os.environ.get("UPSTASH_URL", "http://127.0.0.1:18079")
 UPSTASH_TOKEN = os.environ.get("UPSTASH_TOKEN", "test-token")
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "16390"))

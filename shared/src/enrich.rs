@@ -41,6 +41,52 @@ pub struct Edge<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+/// Geo data from CDN headers, for platforms without `request.cf` (Spin behind a CDN):
+/// Cloudflare's visitor-location headers (`cf-ipcountry`, `cf-region`, `cf-ipcity`,
+/// `cf-timezone`, `cf-iplatitude`, `cf-iplongitude`), else CloudFront's
+/// `cloudfront-viewer-*`, else Vercel's `x-vercel-ip-*`. `None` when none is present.
+pub fn geo_from_headers(h: &http::HeaderMap) -> Option<Geo> {
+    let get = |names: &[&str]| {
+        names.iter().find_map(|n| {
+            h.get(*n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && *v != "XX")
+                .map(str::to_string)
+        })
+    };
+    let geo = Geo {
+        country: get(&[
+            "cf-ipcountry",
+            "cloudfront-viewer-country",
+            "x-vercel-ip-country",
+        ]),
+        region: get(&[
+            "cf-region",
+            "cloudfront-viewer-country-region-name",
+            "x-vercel-ip-country-region",
+        ]),
+        city: get(&["cf-ipcity", "cloudfront-viewer-city", "x-vercel-ip-city"]),
+        timezone: get(&[
+            "cf-timezone",
+            "cloudfront-viewer-time-zone",
+            "x-vercel-ip-timezone",
+        ]),
+        latitude: get(&[
+            "cf-iplatitude",
+            "cloudfront-viewer-latitude",
+            "x-vercel-ip-latitude",
+        ]),
+        longitude: get(&[
+            "cf-iplongitude",
+            "cloudfront-viewer-longitude",
+            "x-vercel-ip-longitude",
+        ]),
+        asn: None,
+    };
+    (geo != Geo::default()).then_some(geo)
+}
+
 /// Zero the host part of an address: /24 for IPv4, /48 for IPv6.
 pub fn anonymize(ip: IpAddr) -> IpAddr {
     match ip {
@@ -303,6 +349,22 @@ mod tests {
         );
         assert_eq!(v["context"]["locale"], "de");
         assert_eq!(v["context"]["app"]["name"], "shop");
+    }
+
+    #[test]
+    fn geo_from_cdn_headers() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(geo_from_headers(&h), None);
+        h.insert("cf-ipcountry", "NO".parse().unwrap());
+        h.insert("x-vercel-ip-city", "Oslo".parse().unwrap());
+        let g = geo_from_headers(&h).unwrap();
+        assert_eq!(
+            (g.country.as_deref(), g.city.as_deref()),
+            (Some("NO"), Some("Oslo"))
+        );
+        let mut unknown = http::HeaderMap::new();
+        unknown.insert("cf-ipcountry", "XX".parse().unwrap());
+        assert_eq!(geo_from_headers(&unknown), None);
     }
 
     #[test]

@@ -6,9 +6,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from conftest import COLLECTOR_URL, Client, uid, wait_for_rows
+from conftest import COLLECTOR_URL, RUNTIME, Client, uid, wait_for_rows
+
+pytestmark = pytest.mark.skipif(
+    RUNTIME != "workers",
+    reason="waitUntil and Cron Triggers are Workers features; on Spin the processor component drains "
+           "(tests/blackbox/test_spin_processor.py)")
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = "SELECT count() FROM analytics.events FINAL WHERE startsWith(message_id, {p:String})"

@@ -130,3 +130,68 @@ mod workers {
         )
     }
 }
+
+/// Fermyon Spin / WASI HTTP entry: the collector routes, and (so one component can serve a
+/// plain WASI host alone) the health routes, which spin.toml routes to the health
+/// component instead.
+#[cfg(target_os = "wasi")]
+#[allow(
+    unsafe_code,
+    reason = "spin-sdk's #[http_component] generates the component's export glue"
+)]
+mod spin {
+    use ingest_core::collector::{
+        Call, Finished, Incoming, Plan, config_error_reply, finish, plan,
+    };
+    use platform::spin as s;
+    use spin_sdk::http::{Request, Response};
+    use spin_sdk::http_component;
+
+    #[http_component]
+    async fn handle(req: Request) -> Response {
+        let started = s::now_ms();
+        if health::is_health_path(req.path()) {
+            return health::spin::handle(&req).await;
+        }
+        let headers = s::header_map(&req);
+        let cfg = match s::config() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!(
+                    "{{\"msg\":\"configuration error\",\"error\":{}}}",
+                    ingest_core::enrich::json_str(&e)
+                );
+                let origin = headers.get("origin").and_then(|v| v.to_str().ok());
+                return s::response(config_error_reply(&e, origin));
+            }
+        };
+        let geo = ingest_core::enrich::geo_from_headers(&headers);
+        let incoming = Incoming {
+            method: s::method(&req),
+            path: req.path(),
+            headers: &headers,
+            body: req.body(),
+            peer_ip: None,
+            geo: geo.as_ref(),
+            now_ms: started,
+        };
+        let Finished { reply, log, .. } = match plan(&cfg, &incoming, &mut s::Rng) {
+            Plan::Respond(reply, log) => Finished {
+                reply,
+                log,
+                drain_owner: None,
+            },
+            Plan::Call { call, pending } => {
+                let outcome = match &call {
+                    Call::Redis(c) => s::upstash(&cfg, c).await,
+                    Call::ClickHouse(r) => s::post(&r.url, &r.headers, &r.body).await,
+                };
+                finish(&cfg, pending, outcome)
+            }
+        };
+        if log.enabled(cfg.log_level) {
+            println!("{}", log.to_json((s::now_ms() - started) as f64));
+        }
+        s::response(reply)
+    }
+}

@@ -52,3 +52,72 @@ pub mod workers {
         w::response(reply)
     }
 }
+
+/// Fermyon Spin / WASI HTTP adapter. Built as its own component, it serves the health
+/// routes; the collector component also calls [`spin::handle`] for them.
+#[cfg(target_os = "wasi")]
+pub mod spin {
+    use ingest_core::config::Sink;
+    use ingest_core::drain::{DrainConfig, Io};
+    use ingest_core::health::{HealthPlan, finish, plan};
+    use platform::spin as s;
+    use spin_sdk::http::{Request, Response};
+
+    /// Answer a health request.
+    pub async fn handle(req: &Request) -> Response {
+        let cfg = match s::config() {
+            Ok(c) => c,
+            Err(e) => return s::response(ingest_core::collector::config_error_reply(&e, None)),
+        };
+        let dcfg = match s::lookup("CLICKHOUSE_URL").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(_) => match DrainConfig::from_lookup(s::lookup) {
+                Ok(d) => Some(d),
+                Err(e) => return s::response(ingest_core::collector::config_error_reply(&e, None)),
+            },
+        };
+        let (stream, target) = match &cfg.sink {
+            Sink::ClickHouse(t) => (None, Some(t)),
+            Sink::Redis => {
+                let group = dcfg.as_ref().map_or("processors", |d| d.group.as_str());
+                (
+                    Some((cfg.stream_key.as_str(), group)),
+                    dcfg.as_ref().map(|d| &d.target),
+                )
+            }
+        };
+        let reply = match plan(s::method(req), req.path(), stream, target) {
+            HealthPlan::Respond(r) => r,
+            HealthPlan::Probe(probes) => {
+                let io = s::SpinIo { cfg: &cfg };
+                let t0 = s::now_ms();
+                let redis = match &probes.redis {
+                    Some(call) => Some((io.redis(call).await, (s::now_ms() - t0) as f64)),
+                    None => None,
+                };
+                let t1 = s::now_ms();
+                let ch = match &probes.clickhouse {
+                    Some(r) => Some((io.clickhouse(r).await, (s::now_ms() - t1) as f64)),
+                    None => None,
+                };
+                finish(&probes, redis, ch, s::now_ms())
+            }
+        };
+        s::response(reply)
+    }
+
+    /// The health component's own entry point.
+    #[cfg(feature = "component")]
+    #[allow(
+        unsafe_code,
+        reason = "spin-sdk's #[http_component] generates the component's export glue"
+    )]
+    mod entry {
+        use spin_sdk::http::{Request, Response};
+
+        #[spin_sdk::http_component]
+        async fn serve(req: Request) -> Response {
+            super::handle(&req).await
+        }
+    }
+}

@@ -7,3 +7,6 @@ pub mod workers;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+
+#[cfg(target_os = "wasi")]
+pub mod spin;

@@ -1,0 +1,140 @@
+//! Fermyon Spin / WASI HTTP glue (spin-sdk 5.2, `wasi:http@0.2`).
+//!
+//! Platform limits that matter here: an instance lives for one request (configuration is
+//! parsed per request: it is cheap); outbound hosts must be listed in spin.toml
+//! (`allowed_outbound_hosts`); nothing runs after the response is returned, so there is no
+//! drain after ack (the processor component, run on a schedule, does it); there is no
+//! `request.cf`, so geo comes from CDN headers. Configuration: Spin variables when built
+//! with the `spin-variables` feature, then the environment (`wasmtime serve --env`).
+
+use ingest_core::clickhouse;
+use ingest_core::collector::{CallOutcome, Random};
+use ingest_core::drain::Io;
+use ingest_core::redis::RestCall;
+use ingest_core::{Config, Reply};
+use spin_sdk::http::{Method, Request, Response};
+
+/// Look a configuration value up: Spin variables (lower-cased names, as Spin requires),
+/// then the environment.
+pub fn lookup(name: &str) -> Option<String> {
+    #[cfg(feature = "spin-variables")]
+    if let Ok(v) = spin_sdk::variables::get(&name.to_ascii_lowercase()) {
+        if !v.is_empty() {
+            return Some(v);
+        }
+    }
+    std::env::var(name).ok()
+}
+
+/// The collector configuration. Nothing runs after a Spin response, so the drain after
+/// ack is always off here (the processor component drains).
+pub fn config() -> Result<Config, String> {
+    let mut cfg = Config::from_lookup(lookup)?;
+    cfg.drain_lock_ms = 0;
+    Ok(cfg)
+}
+
+/// Randomness from `wasi:random`.
+pub struct Rng;
+
+impl Random for Rng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        if getrandom::fill(buf).is_err() {
+            let t = now_ms().to_le_bytes();
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = t.get(i % t.len()).copied().unwrap_or(0) ^ (i as u8);
+            }
+        }
+    }
+}
+
+/// Current time, Unix ms (`wasi:clocks`).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The request's headers as an `http::HeaderMap`.
+pub fn header_map(req: &Request) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in req.headers() {
+        if let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(k.as_bytes()),
+            http::header::HeaderValue::from_bytes(v.as_bytes()),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+/// Method name.
+pub fn method(req: &Request) -> &'static str {
+    match req.method() {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Options => "OPTIONS",
+        Method::Head => "HEAD",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Patch => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+/// Convert the core's reply.
+pub fn response(reply: Reply) -> Response {
+    let mut b = Response::builder();
+    b.status(reply.status);
+    for (k, v) in &reply.headers {
+        b.header(*k, v.as_str());
+    }
+    b.body(reply.body.into_bytes()).build()
+}
+
+/// `POST url` with headers and body through `wasi:http/outgoing-handler`.
+pub async fn post(url: &str, headers: &[(&'static str, String)], body: &str) -> CallOutcome {
+    let mut b = Request::builder();
+    b.method(Method::Post).uri(url);
+    for (k, v) in headers {
+        b.header(*k, v.as_str());
+    }
+    let req = b.body(body.as_bytes().to_vec()).build();
+    let resp: Response = spin_sdk::http::send(req).await.map_err(|e| e.to_string())?;
+    Ok((*resp.status(), resp.into_body()))
+}
+
+/// One Upstash REST call.
+pub async fn upstash(cfg: &Config, call: &RestCall) -> CallOutcome {
+    let url = format!("{}{}", cfg.redis_url, call.path);
+    let headers = [
+        ("authorization", format!("Bearer {}", cfg.redis_token)),
+        ("content-type", "application/json".to_string()),
+    ];
+    post(&url, &headers, &call.body).await
+}
+
+/// The drain port on Spin.
+pub struct SpinIo<'a> {
+    /// Collector configuration (Upstash URL and token).
+    pub cfg: &'a Config,
+}
+
+impl Io for SpinIo<'_> {
+    async fn redis(&self, call: &RestCall) -> CallOutcome {
+        upstash(self.cfg, call).await
+    }
+
+    async fn clickhouse(&self, req: &clickhouse::Request) -> CallOutcome {
+        post(&req.url, &req.headers, &req.body).await
+    }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
