@@ -13,7 +13,9 @@ import itertools
 import json
 import os
 import random
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -42,6 +44,15 @@ _ips = itertools.count(random.randrange(1, 2**17))
 def fresh_ip():
     """A client IP no other test uses, so each test has its own rate-limit bucket."""
     return str(ipaddress.IPv4Address("198.18.0.0") + (next(_ips) % (2**17)))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stack(cmd, **env):
+    """Run scripts/stack (stop-/start- a part of the stack the suite runs against)."""
+    subprocess.run([str(ROOT / "scripts" / "stack"), cmd], check=True, timeout=180,
+                   env={**os.environ, **env}, stdout=subprocess.DEVNULL)
 
 
 def basic(key):

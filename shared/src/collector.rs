@@ -64,6 +64,16 @@ pub enum Call {
     ClickHouse(crate::clickhouse::Request),
 }
 
+impl Call {
+    /// Make the call through the platform's port.
+    pub async fn run<I: crate::drain::Io>(&self, io: &I) -> CallOutcome {
+        match self {
+            Self::Redis(c) => io.redis(c).await,
+            Self::ClickHouse(r) => io.clickhouse(r).await,
+        }
+    }
+}
+
 /// State carried from [`plan`] to [`finish`].
 #[derive(Debug)]
 pub struct Pending {

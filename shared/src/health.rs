@@ -93,6 +93,22 @@ fn clickhouse_ok(outcome: &CallOutcome) -> Result<(), String> {
     }
 }
 
+/// Run the probes through the platform's port (Redis, then ClickHouse, each timed) and
+/// build the reply.
+pub async fn run<I: crate::drain::Io>(io: &I, probes: &Probes) -> Reply {
+    let t0 = io.now_ms();
+    let redis = match &probes.redis {
+        Some(call) => Some((io.redis(call).await, (io.now_ms() - t0) as f64)),
+        None => None,
+    };
+    let t1 = io.now_ms();
+    let ch = match &probes.clickhouse {
+        Some(r) => Some((io.clickhouse(r).await, (io.now_ms() - t1) as f64)),
+        None => None,
+    };
+    finish(probes, redis, ch, io.now_ms())
+}
+
 /// Build the `/health` or `/metrics` reply from the probes' outcomes.
 pub fn finish(
     probes: &Probes,

@@ -62,6 +62,24 @@ pub struct RestCall {
     pub body: String,
 }
 
+impl RestCall {
+    /// URL and headers of this call for `REDIS_URL` / `REDIS_TOKEN`: every adapter sends
+    /// `POST url` with these headers and [`RestCall::body`].
+    pub fn http(
+        &self,
+        redis_url: &str,
+        redis_token: &str,
+    ) -> (String, [(&'static str, String); 2]) {
+        (
+            format!("{redis_url}{}", self.path),
+            [
+                ("authorization", format!("Bearer {redis_token}")),
+                ("content-type", "application/json".to_string()),
+            ],
+        )
+    }
+}
+
 /// Build a single-command call from string arguments.
 pub fn command<S: AsRef<str>>(args: &[S]) -> RestCall {
     let mut body =

@@ -1,22 +1,15 @@
 """The processor as a Spin component (POST /drain, for a scheduler), under wasmtime serve."""
 
 import os
-import subprocess
-from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import Client, uid, wait_for_rows
+from conftest import stack, Client, uid, wait_for_rows
 
-ROOT = Path(__file__).resolve().parents[2]
 SPIN_DRAIN_URL = os.environ.get("SPIN_DRAIN_URL", "")
 pytestmark = pytest.mark.skipif(not SPIN_DRAIN_URL, reason="SPIN_DRAIN_URL (the processor component) is not set")
 
-
-def stack(cmd):
-    subprocess.run([str(ROOT / "scripts" / "stack"), cmd], check=True, timeout=180, env=os.environ,
-                   stdout=subprocess.DEVNULL)
 
 
 def test_drain_endpoint_moves_the_stream_into_clickhouse():

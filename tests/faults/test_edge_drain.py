@@ -2,27 +2,20 @@
 after its response (waitUntil under the Redis lock), and the Cron Trigger safety net."""
 
 import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import COLLECTOR_URL, RUNTIME, Client, uid, wait_for_rows
+from conftest import stack, COLLECTOR_URL, RUNTIME, Client, uid, wait_for_rows
 
 pytestmark = pytest.mark.skipif(
     RUNTIME != "workers",
     reason="waitUntil and Cron Triggers are Workers features; on Spin the processor component drains "
            "(tests/blackbox/test_spin_processor.py)")
 
-ROOT = Path(__file__).resolve().parents[2]
 COUNT = "SELECT count() FROM analytics.events FINAL WHERE startsWith(message_id, {p:String})"
 
-
-def stack(cmd):
-    subprocess.run([str(ROOT / "scripts" / "stack"), cmd], check=True, timeout=180, env=os.environ,
-                   stdout=subprocess.DEVNULL)
 
 
 def test_events_reach_clickhouse_through_the_drain_after_ack_alone():

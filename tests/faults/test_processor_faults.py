@@ -4,19 +4,12 @@ exactly once. These tests stop and start parts of the stack, so they run after b
 
 import json
 import os
-import subprocess
 import time
-from pathlib import Path
 
-from conftest import STREAM, Client, ch_query, uid, wait_for_rows
+from conftest import stack, STREAM, Client, ch_query, uid, wait_for_rows
 
-ROOT = Path(__file__).resolve().parents[2]
 GROUP = "processors"
 
-
-def stack(cmd, **env):
-    subprocess.run([str(ROOT / "scripts" / "stack"), cmd], check=True, timeout=180,
-                   env={**os.environ, **env}, stdout=subprocess.DEVNULL)
 
 
 def send(n, prefix):

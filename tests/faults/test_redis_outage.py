@@ -2,20 +2,13 @@
 request succeeds once Redis is back. Runs last: it stops and restarts the stack's Redis."""
 
 import os
-import subprocess
 import time
-from pathlib import Path
 
 import requests
 
-from conftest import COLLECTOR_URL, Client, events_by_message_id, uid
-
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import stack, COLLECTOR_URL, Client, events_by_message_id, uid
 
 
-def stack(cmd):
-    subprocess.run([str(ROOT / "scripts" / "stack"), cmd], check=True, env=os.environ, timeout=120,
-                   stdout=subprocess.DEVNULL)
 
 
 def test_redis_down_gives_503_then_the_same_request_succeeds(r):

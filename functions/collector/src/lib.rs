@@ -6,9 +6,7 @@
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod workers {
-    use ingest_core::collector::{
-        Call, Finished, Incoming, Plan, config_error_reply, finish, plan,
-    };
+    use ingest_core::collector::{Finished, Incoming, Plan, config_error_reply, finish, plan};
     use ingest_core::drain::{drain_after_ack, drain_scheduled};
     use platform::workers as w;
     use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
@@ -59,11 +57,7 @@ mod workers {
                 drain_owner: None,
             },
             Plan::Call { call, pending } => {
-                let outcome = match &call {
-                    Call::Redis(c) => w::upstash(cfg, c).await,
-                    Call::ClickHouse(r) => w::post(&r.url, &r.headers, &r.body).await,
-                };
-                finish(cfg, pending, outcome)
+                finish(cfg, pending, call.run(&w::WorkerIo { cfg }).await)
             }
         };
         if line.enabled(cfg.log_level) {
@@ -140,9 +134,7 @@ mod workers {
     reason = "spin-sdk's #[http_component] generates the component's export glue"
 )]
 mod spin {
-    use ingest_core::collector::{
-        Call, Finished, Incoming, Plan, config_error_reply, finish, plan,
-    };
+    use ingest_core::collector::{Finished, Incoming, Plan, config_error_reply, finish, plan};
     use platform::spin as s;
     use spin_sdk::http::{Request, Response};
     use spin_sdk::http_component;
@@ -182,11 +174,7 @@ mod spin {
                 drain_owner: None,
             },
             Plan::Call { call, pending } => {
-                let outcome = match &call {
-                    Call::Redis(c) => s::upstash(&cfg, c).await,
-                    Call::ClickHouse(r) => s::post(&r.url, &r.headers, &r.body).await,
-                };
-                finish(&cfg, pending, outcome)
+                finish(&cfg, pending, call.run(&s::SpinIo { cfg: &cfg }).await)
             }
         };
         if log.enabled(cfg.log_level) {

@@ -8,8 +8,7 @@ pub use ingest_core::health::is_health_path;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod workers {
     use ingest_core::config::Sink;
-    use ingest_core::drain::Io;
-    use ingest_core::health::{HealthPlan, finish, plan};
+    use ingest_core::health::{HealthPlan, plan, run};
     use platform::workers as w;
     use worker::{Env, Request, Response};
 
@@ -34,20 +33,7 @@ pub mod workers {
         };
         let reply = match plan(req.method().as_ref(), &req.path(), stream, target) {
             HealthPlan::Respond(r) => r,
-            HealthPlan::Probe(probes) => {
-                let io = w::WorkerIo { cfg };
-                let t0 = w::now_ms();
-                let redis = match &probes.redis {
-                    Some(call) => Some((io.redis(call).await, (w::now_ms() - t0) as f64)),
-                    None => None,
-                };
-                let t1 = w::now_ms();
-                let ch = match &probes.clickhouse {
-                    Some(r) => Some((io.clickhouse(r).await, (w::now_ms() - t1) as f64)),
-                    None => None,
-                };
-                finish(&probes, redis, ch, w::now_ms())
-            }
+            HealthPlan::Probe(probes) => run(&w::WorkerIo { cfg }, &probes).await,
         };
         w::response(reply)
     }
@@ -58,8 +44,8 @@ pub mod workers {
 #[cfg(target_os = "wasi")]
 pub mod spin {
     use ingest_core::config::Sink;
-    use ingest_core::drain::{DrainConfig, Io};
-    use ingest_core::health::{HealthPlan, finish, plan};
+    use ingest_core::drain::DrainConfig;
+    use ingest_core::health::{HealthPlan, plan, run};
     use platform::spin as s;
     use spin_sdk::http::{Request, Response};
 
@@ -88,20 +74,7 @@ pub mod spin {
         };
         let reply = match plan(s::method(req), req.path(), stream, target) {
             HealthPlan::Respond(r) => r,
-            HealthPlan::Probe(probes) => {
-                let io = s::SpinIo { cfg: &cfg };
-                let t0 = s::now_ms();
-                let redis = match &probes.redis {
-                    Some(call) => Some((io.redis(call).await, (s::now_ms() - t0) as f64)),
-                    None => None,
-                };
-                let t1 = s::now_ms();
-                let ch = match &probes.clickhouse {
-                    Some(r) => Some((io.clickhouse(r).await, (s::now_ms() - t1) as f64)),
-                    None => None,
-                };
-                finish(&probes, redis, ch, s::now_ms())
-            }
+            HealthPlan::Probe(probes) => run(&s::SpinIo { cfg: &cfg }, &probes).await,
         };
         s::response(reply)
     }

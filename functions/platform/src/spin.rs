@@ -107,11 +107,7 @@ pub async fn post(url: &str, headers: &[(&'static str, String)], body: &str) -> 
 
 /// One Upstash REST call.
 pub async fn upstash(cfg: &Config, call: &RestCall) -> CallOutcome {
-    let url = format!("{}{}", cfg.redis_url, call.path);
-    let headers = [
-        ("authorization", format!("Bearer {}", cfg.redis_token)),
-        ("content-type", "application/json".to_string()),
-    ];
+    let (url, headers) = call.http(&cfg.redis_url, &cfg.redis_token);
     post(&url, &headers, &call.body).await
 }
 

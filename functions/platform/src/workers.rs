@@ -144,11 +144,7 @@ pub fn response(reply: Reply) -> worker::Result<Response> {
 
 /// Perform one Upstash REST call, bounded by [`UPSTASH_TIMEOUT`].
 pub async fn upstash(cfg: &Config, call: &RestCall) -> CallOutcome {
-    let url = format!("{}{}", cfg.redis_url, call.path);
-    let headers = [
-        ("authorization", format!("Bearer {}", cfg.redis_token)),
-        ("content-type", "application/json".to_string()),
-    ];
+    let (url, headers) = call.http(&cfg.redis_url, &cfg.redis_token);
     post(&url, &headers, &call.body).await
 }
 
