@@ -44,7 +44,12 @@ fn main() {
             geo: None,
             now_ms: 1_795_000_000_000,
         };
-        match plan(&cfg, &req, &mut rng) {
+        match plan(
+            &cfg,
+            &req,
+            &mut rng,
+            &mut ingest_core::metrics::Metrics::default(),
+        ) {
             Plan::Call {
                 call: Call::Redis(call),
                 ..

@@ -82,6 +82,7 @@ pub struct Pending {
     accepted: usize,
     rejects: Vec<Reject>,
     log: LogLine,
+    metrics: Vec<(String, u64)>,
 }
 
 /// One structured log line per request (no bodies, keys or full IPs).
@@ -233,7 +234,15 @@ pub fn config_error_reply(message: &str, origin: Option<&str>) -> Reply {
 }
 
 /// Decide what to do with a collector request.
-pub fn plan(cfg: &Config, req: &Incoming<'_>, rng: &mut impl Random) -> Plan {
+///
+/// `metrics` holds counters of earlier requests; when the plan makes the Redis call they
+/// ride along (and come back in [`Finished::unflushed`] if the call fails).
+pub fn plan(
+    cfg: &Config,
+    req: &Incoming<'_>,
+    rng: &mut impl Random,
+    metrics: &mut crate::metrics::Metrics,
+) -> Plan {
     let origin = header(req.headers, "origin").filter(|o| !o.is_empty());
     let request_id = random_hex(rng, 8);
     let Some(r) = route(req.path) else {
@@ -259,7 +268,7 @@ pub fn plan(cfg: &Config, req: &Incoming<'_>, rng: &mut impl Random) -> Plan {
             log,
         );
     }
-    match build(cfg, req, r, origin, rng, &mut log) {
+    match build(cfg, req, r, origin, rng, &mut log, metrics) {
         Ok(plan) => plan,
         Err(e) => respond(&e, cfg, origin, log),
     }
@@ -311,6 +320,7 @@ fn build(
     origin: Option<&str>,
     rng: &mut impl Random,
     log: &mut LogLine,
+    metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
     let decoded = crate::payload::decode(
         req.body,
@@ -444,6 +454,7 @@ fn build(
                 accepted: count,
                 rejects,
                 log: log.clone(),
+                metrics: Vec::new(),
             },
         });
     }
@@ -471,16 +482,18 @@ fn build(
         serde_json::Value::Array(dead).to_string()
     };
     let (lock_key, wanted_key) = crate::redis::drain_keys(stream);
-    let args: [&str; 16] = [
+    let metrics_key = crate::metrics::hash_key(stream);
+    let args: [&str; 17] = [
         "EVAL",
         INGEST_SCRIPT,
-        "6",
+        "7",
         stream,
         &cfg.dead_letter_stream(),
         &rl_key,
         &marker_key,
         &lock_key,
         &wanted_key,
+        &metrics_key,
         &cfg.rate_limit_max_requests.to_string(),
         &cfg.rate_limit_window_ms.to_string(),
         &dedupe_ttl_ms.to_string(),
@@ -495,6 +508,15 @@ fn build(
     all.push(&now);
     let lock_ttl = cfg.drain_lock_ms.to_string();
     all.push(&lock_ttl);
+    let carried = metrics.take();
+    let carried_text: Vec<(String, String)> = carried
+        .iter()
+        .map(|(f, n)| (f.clone(), n.to_string()))
+        .collect();
+    for (f, n) in &carried_text {
+        all.push(f);
+        all.push(n);
+    }
     Ok(Plan::Call {
         call: Call::Redis(command(&all)),
         pending: Pending {
@@ -503,6 +525,7 @@ fn build(
             accepted: count,
             rejects,
             log: log.clone(),
+            metrics: carried,
         },
     })
 }
@@ -518,6 +541,7 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
         accepted,
         rejects,
         mut log,
+        metrics,
     } = pending;
     let parsed = if direct {
         match outcome {
@@ -536,6 +560,8 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
             .and_then(|(status, body)| parse_result(status, &body))
             .and_then(|v| parse_ingest(&v))
     };
+    // The script ran (whatever it answered) iff the call parsed: then the counters landed.
+    let unflushed = if parsed.is_ok() { Vec::new() } else { metrics };
     let drain_owner = match &parsed {
         Ok(IngestOutcome::Appended(_, true)) => Some(log.request_id.clone()),
         _ => None,
@@ -580,6 +606,7 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
         reply,
         log,
         drain_owner,
+        unflushed,
     }
 }
 
@@ -594,6 +621,9 @@ pub struct Finished {
     /// [`crate::drain`] passes after responding (Workers `waitUntil`), then release the
     /// lock with [`crate::redis::RELEASE_SCRIPT`] under this owner id.
     pub drain_owner: Option<String>,
+    /// Metric increments that did not reach Redis; put them back with
+    /// [`crate::metrics::Metrics::restore`].
+    pub unflushed: Vec<(String, u64)>,
 }
 
 #[cfg(test)]

@@ -100,14 +100,16 @@ impl DrainConfig {
 /// XACK the done entries, dead-letter the poison ones, then trim the stream below the
 /// oldest entry any consumer group still needs.
 ///
-/// KEYS: 1 stream, 2 dead-letter stream. ARGV: 1 group, 2 number of acked ids, then those
-/// ids, then (id, reason, fields JSON) triples for dead letters. Returns {acked, trimmed}.
+/// KEYS: 1 stream, 2 dead-letter stream, 3 metrics hash. ARGV: 1 group, 2 rows inserted
+/// (counted in the metrics hash), 3 number of acked ids, then those ids, then
+/// (id, reason, fields JSON) triples for dead letters. Returns {acked, trimmed}.
 pub const ACK_SCRIPT: &str = r#"
 local group = ARGV[1]
-local n = tonumber(ARGV[2])
+if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', KEYS[3], 'rows_inserted', ARGV[2]) end
+local n = tonumber(ARGV[3])
 local acked = 0
-if n > 0 then acked = redis.call('XACK', KEYS[1], group, unpack(ARGV, 3, 2 + n)) end
-local i = 3 + n
+if n > 0 then acked = redis.call('XACK', KEYS[1], group, unpack(ARGV, 4, 3 + n)) end
+local i = 4 + n
 while i + 2 <= #ARGV do
   redis.call('XADD', KEYS[2], '*', 'source_id', ARGV[i], 'reason', ARGV[i + 1], 'entry', ARGV[i + 2], 'at', tostring(redis.call('TIME')[1]))
   acked = acked + redis.call('XACK', KEYS[1], group, ARGV[i])
@@ -139,12 +141,14 @@ return {acked, trimmed}
 
 /// Stream health for `/health` and `/metrics`, in one script.
 ///
-/// KEYS: 1 stream, 2 dead-letter stream. ARGV: 1 group. Returns {length, pending,
-/// oldest unacked id or '', dead-letter length, group exists 0/1}.
+/// KEYS: 1 stream, 2 dead-letter stream, 3 metrics hash. ARGV: 1 group. Returns {length,
+/// pending, oldest unacked id or '', dead-letter length, group exists 0/1, metrics hash
+/// as a flat field/value array}.
 pub const STATS_SCRIPT: &str = r#"
 local len = redis.call('XLEN', KEYS[1])
 local dlq = redis.call('XLEN', KEYS[2])
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, '', dlq, 0} end
+local counters = redis.call('HGETALL', KEYS[3])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, '', dlq, 0, counters} end
 local pending, oldest, found = 0, '', 0
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local info = {}
@@ -164,7 +168,7 @@ if found == 0 then
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
   if #first > 0 then oldest = first[1][1] end
 end
-return {len, pending, oldest, dlq, found}
+return {len, pending, oldest, dlq, found, counters}
 "#;
 
 /// What one pass did.
@@ -565,8 +569,20 @@ async fn finish<I: Io>(
     report: &mut Report,
 ) -> Result<(), DrainError> {
     let dlq = cfg.dead_letter_stream();
+    let metrics = crate::metrics::hash_key(&cfg.stream);
     let n = done.len().to_string();
-    let mut args: Vec<&str> = vec!["EVAL", ACK_SCRIPT, "2", &cfg.stream, &dlq, &cfg.group, &n];
+    let rows = report.rows.to_string();
+    let mut args: Vec<&str> = vec![
+        "EVAL",
+        ACK_SCRIPT,
+        "3",
+        &cfg.stream,
+        &dlq,
+        &metrics,
+        &cfg.group,
+        &rows,
+        &n,
+    ];
     args.extend(done.iter().map(String::as_str));
     for (id, reason, payload) in dead {
         args.extend([id.as_str(), reason.as_str(), payload.as_str()]);
@@ -677,12 +693,15 @@ pub struct StreamStats {
     pub lag_ms: i64,
     /// Entries in the dead-letter stream.
     pub dead_letters: u64,
+    /// The metrics hash, flat `[field, value, ...]`.
+    pub counters: Vec<String>,
 }
 
 /// The call that fetches [`StreamStats`].
 pub fn stats_call(stream: &str, group: &str) -> RestCall {
     let dlq = format!("{stream}:invalid");
-    command(&["EVAL", STATS_SCRIPT, "2", stream, &dlq, group])
+    let metrics = crate::metrics::hash_key(stream);
+    command(&["EVAL", STATS_SCRIPT, "3", stream, &dlq, &metrics, group])
 }
 
 /// Parse the stats script's answer.
@@ -696,11 +715,21 @@ pub fn parse_stats(outcome: CallOutcome, now_ms: i64) -> Result<StreamStats, Str
         .next()
         .and_then(|ms| ms.parse::<i64>().ok())
         .map_or(0, |ms| (now_ms - ms).max(0));
+    let counters = v
+        .get(5)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(StreamStats {
         length: num(0),
         pending: num(1),
         lag_ms,
         dead_letters: num(3),
+        counters,
     })
 }
 

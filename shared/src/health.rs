@@ -82,9 +82,18 @@ fn round(ms: f64) -> f64 {
     (ms * 100.0).round() / 100.0
 }
 
-fn clickhouse_ok(outcome: &CallOutcome) -> Result<(), String> {
+/// The probe's answer: the share of ClickHouse disk space in use.
+fn clickhouse_ok(outcome: &CallOutcome) -> Result<f64, String> {
     match outcome {
-        Ok((200, body)) if String::from_utf8_lossy(body).trim() == "1" => Ok(()),
+        Ok((200, body)) => String::from_utf8_lossy(body)
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| {
+                format!(
+                    "unexpected probe answer {:?}",
+                    String::from_utf8_lossy(body)
+                )
+            }),
         Ok((status, body)) => Err(format!(
             "HTTP {status}: {}",
             String::from_utf8_lossy(body.get(..200).unwrap_or(body)).trim()
@@ -136,7 +145,11 @@ pub fn finish(
     }
     if let Some((r, ms)) = &ch {
         ok &= r.is_ok();
-        checks.insert("clickhouse".into(), check(r.clone(), *ms));
+        let mut c = check(r.as_ref().map(|_| ()).map_err(Clone::clone), *ms);
+        if let (Ok(ratio), Some(obj)) = (r, c.as_object_mut()) {
+            obj.insert("disk_used_ratio".into(), (*ratio).into());
+        }
+        checks.insert("clickhouse".into(), c);
     }
     let mut body = serde_json::json!({
         "status": if ok { "ok" } else { "degraded" },
@@ -161,7 +174,7 @@ pub fn finish(
 
 fn metrics(
     stats: Option<&(Result<StreamStats, String>, f64)>,
-    ch: Option<&(Result<(), String>, f64)>,
+    ch: Option<&(Result<f64, String>, f64)>,
 ) -> Reply {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(1024);
@@ -199,6 +212,13 @@ fn metrics(
         "Latency of the health probe.",
         &lat,
     );
+    if let Some((Ok(ratio), _)) = ch {
+        gauge(
+            "ingest_clickhouse_disk_used_ratio",
+            "Share of ClickHouse disk space in use (system.disks).",
+            &[("", *ratio)],
+        );
+    }
     if let Some((Ok(s), _)) = stats {
         gauge(
             "ingest_stream_length",
@@ -220,6 +240,9 @@ fn metrics(
             "Entries in the dead-letter stream.",
             &[("", s.dead_letters as f64)],
         );
+    }
+    if let Some((Ok(s), _)) = stats {
+        out.push_str(&crate::metrics::render(&s.counters));
     }
     let mut r = Reply::json(200, out);
     r.set_header("content-type", "text/plain; version=0.0.4".into());
@@ -271,13 +294,14 @@ mod tests {
         let ok = finish(
             &probes(false),
             Some((stats_ok(), 1.234)),
-            Some((Ok((200, b"1\n".to_vec())), 2.0)),
+            Some((Ok((200, b"0.25\n".to_vec())), 2.0)),
             4000,
         );
         assert_eq!(ok.status, 200);
         let v: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
         assert_eq!(v["checks"]["redis"]["latency_ms"], 1.23);
         assert_eq!(v["checks"]["clickhouse"]["status"], "ok");
+        assert_eq!(v["checks"]["clickhouse"]["disk_used_ratio"], 0.25);
         assert_eq!(v["stream"]["lag_seconds"], 3.0);
         let down = finish(
             &probes(false),
@@ -297,7 +321,7 @@ mod tests {
         let m = finish(
             &probes(true),
             Some((stats_ok(), 1.0)),
-            Some((Ok((200, b"1".to_vec())), 2.0)),
+            Some((Ok((200, b"0.5".to_vec())), 2.0)),
             4000,
         );
         assert!(
@@ -305,6 +329,8 @@ mod tests {
                 .contains("# TYPE ingest_stream_length gauge\ningest_stream_length 5\n")
         );
         assert!(m.body.contains("ingest_processor_lag_seconds 3\n"));
+        assert!(m.body.contains("ingest_clickhouse_disk_used_ratio 0.5\n"));
+        assert!(m.body.contains("# TYPE ingest_requests_total counter\n"));
         assert!(
             m.body
                 .contains("ingest_dependency_up{dependency=\"clickhouse\"} 1\n")

@@ -8,11 +8,17 @@
 mod workers {
     use ingest_core::collector::{Finished, Incoming, Plan, config_error_reply, finish, plan};
     use ingest_core::drain::{drain_after_ack, drain_scheduled};
+    use ingest_core::metrics::Metrics;
     use platform::workers as w;
     use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
 
     /// Upper bound on drain passes in one invocation (Workers allows 30 s after the response).
     const MAX_PASSES: usize = 20;
+
+    thread_local! {
+        /// This isolate's request counters, carried to Redis by the next ingest call.
+        static METRICS: std::cell::RefCell<Metrics> = std::cell::RefCell::new(Metrics::default());
+    }
 
     #[event(fetch)]
     async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -46,22 +52,38 @@ mod workers {
             geo: geo.as_ref(),
             now_ms: started,
         };
+        let mut carried = METRICS.with(|m| std::mem::take(&mut *m.borrow_mut()));
         let Finished {
             reply,
             log: line,
             drain_owner,
-        } = match plan(cfg, &incoming, &mut w::Rng) {
+            unflushed,
+        } = match plan(cfg, &incoming, &mut w::Rng, &mut carried) {
             Plan::Respond(reply, log) => Finished {
                 reply,
                 log,
                 drain_owner: None,
+                unflushed: Vec::new(),
             },
             Plan::Call { call, pending } => {
                 finish(cfg, pending, call.run(&w::WorkerIo { cfg }).await)
             }
         };
+        let duration = (w::now_ms() - started) as f64;
+        METRICS.with(|m| {
+            let mut m = m.borrow_mut();
+            m.restore(carried.take());
+            m.restore(unflushed);
+            m.record(
+                line.route,
+                line.status,
+                duration,
+                line.accepted,
+                line.rejected,
+            );
+        });
         if line.enabled(cfg.log_level) {
-            w::log(line.status, &line.to_json((w::now_ms() - started) as f64));
+            w::log(line.status, &line.to_json(duration));
         }
         // This request took the drain lock: move the stream into ClickHouse after the
         // response is sent, so events are queryable within about FLUSH_INTERVAL_MS.
@@ -167,11 +189,14 @@ mod spin {
             geo: geo.as_ref(),
             now_ms: started,
         };
-        let Finished { reply, log, .. } = match plan(&cfg, &incoming, &mut s::Rng) {
+        // An instance serves one request: no counters to carry (see docs/SPIN.md).
+        let mut none = ingest_core::metrics::Metrics::default();
+        let Finished { reply, log, .. } = match plan(&cfg, &incoming, &mut s::Rng, &mut none) {
             Plan::Respond(reply, log) => Finished {
                 reply,
                 log,
                 drain_owner: None,
+                unflushed: Vec::new(),
             },
             Plan::Call { call, pending } => {
                 finish(&cfg, pending, call.run(&s::SpinIo { cfg: &cfg }).await)

@@ -48,7 +48,12 @@ fn run(method: &str, path: &str, h: &http::HeaderMap, body: &str) -> Plan {
         geo: None,
         now_ms: 1_700_000_000_000,
     };
-    plan(&cfg(&[]), &req, &mut Counter(0))
+    plan(
+        &cfg(&[]),
+        &req,
+        &mut Counter(0),
+        &mut crate::metrics::Metrics::default(),
+    )
 }
 
 fn call_args(p: Plan) -> (Vec<String>, Pending) {
@@ -83,12 +88,12 @@ fn valid_batch_becomes_one_eval_with_all_events() {
     assert_eq!(args[4], "analytics_events:invalid");
     assert!(args[5].starts_with("analytics_events:rl:"));
     assert!(args[5].ends_with(":127.0.0.1"));
-    let events: Value = serde_json::from_str(&args[12]).unwrap();
+    let events: Value = serde_json::from_str(&args[13]).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 2);
     assert_eq!(events[0]["messageId"], "m1");
     assert_eq!(events[1]["traits"]["x"], 1);
-    assert_eq!(args[13], "2");
-    assert_eq!(args[14], "");
+    assert_eq!(args[14], "2");
+    assert_eq!(args[15], "");
     let Finished { reply: r, log, .. } = finish(
         &cfg(&[]),
         pending,
@@ -105,7 +110,7 @@ fn invalid_events_are_reported_and_dead_lettered() {
     let h = headers(&[AUTH]);
     let body = r#"{"batch":[{"type":"track","userId":"u"},{"type":"page","userId":"u"},7]}"#;
     let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
-    let dead: Value = serde_json::from_str(&args[14]).unwrap();
+    let dead: Value = serde_json::from_str(&args[15]).unwrap();
     assert_eq!(dead[0]["index"], 0);
     assert_eq!(dead[0]["field"], "event");
     assert_eq!(dead[1]["index"], 2);
@@ -129,8 +134,8 @@ fn all_invalid_is_400_after_dead_lettering() {
         &h,
         r#"{"batch":[{"type":"track"}]}"#,
     ));
-    assert_eq!(args[12], "");
-    assert_eq!(args[11], "0"); // no retry marker when nothing is accepted
+    assert_eq!(args[13], "");
+    assert_eq!(args[12], "0"); // no retry marker when nothing is accepted
     let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
@@ -151,7 +156,7 @@ fn write_key_from_body_and_single_route_sets_type() {
         &h,
         r#"{"writeKey":"wk_test","event":"Click","anonymousId":"a","type":"identify"}"#,
     ));
-    let events: Value = serde_json::from_str(&args[12]).unwrap();
+    let events: Value = serde_json::from_str(&args[13]).unwrap();
     assert_eq!(events[0]["type"], "track");
     assert!(events[0].get("writeKey").is_none());
     assert_eq!(events[0]["messageId"].as_str().unwrap().len(), 36);
@@ -267,10 +272,10 @@ fn retry_marker_is_the_same_for_the_same_message_ids() {
     let m = |body| call_args(run("POST", "/v1/batch", &h, body)).0[6].clone();
     assert_eq!(m(a), m(b));
     assert_ne!(m(a), m(c));
-    // no messageId: no retry detection (args[11] is the marker TTL)
+    // no messageId: no retry detection (args[12] is the marker TTL)
     let d = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
-    assert_eq!(call_args(run("POST", "/v1/batch", &h, d)).0[11], "0");
-    assert_eq!(call_args(run("POST", "/v1/batch", &h, a)).0[11], "900000");
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, d)).0[12], "0");
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, a)).0[12], "900000");
 }
 
 #[test]
@@ -290,8 +295,13 @@ fn gzip_bodies_are_accepted() {
         geo: None,
         now_ms: 0,
     };
-    let (args, _) = call_args(plan(&cfg(&[]), &req, &mut Counter(0)));
-    assert_eq!(args[13], "1");
+    let (args, _) = call_args(plan(
+        &cfg(&[]),
+        &req,
+        &mut Counter(0),
+        &mut crate::metrics::Metrics::default(),
+    ));
+    assert_eq!(args[14], "1");
 }
 
 proptest::proptest! {
@@ -299,7 +309,7 @@ proptest::proptest! {
     fn any_body_gives_a_plan_never_a_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
         let h = headers(&[AUTH]);
         let req = Incoming { method: "POST", path: "/v1/batch", headers: &h, body: &body, peer_ip: None, geo: None, now_ms: 0 };
-        let _ = plan(&cfg(&[]), &req, &mut Counter(0));
+        let _ = plan(&cfg(&[]), &req, &mut Counter(0), &mut crate::metrics::Metrics::default());
     }
 
     #[test]
@@ -307,7 +317,7 @@ proptest::proptest! {
         let h = headers(&[AUTH]);
         let body = format!("{{\"batch\":[{ev}]}}");
         let req = Incoming { method: "POST", path: "/v1/batch", headers: &h, body: body.as_bytes(), peer_ip: None, geo: None, now_ms: 0 };
-        let _ = plan(&cfg(&[]), &req, &mut Counter(0));
+        let _ = plan(&cfg(&[]), &req, &mut Counter(0), &mut crate::metrics::Metrics::default());
     }
 }
 
@@ -332,7 +342,12 @@ fn direct_sink_inserts_rows_into_clickhouse_and_acks_on_success() {
     let Plan::Call {
         call: Call::ClickHouse(insert),
         pending,
-    } = plan(&c, &req, &mut Counter(0))
+    } = plan(
+        &c,
+        &req,
+        &mut Counter(0),
+        &mut crate::metrics::Metrics::default(),
+    )
     else {
         panic!("expected an insert")
     };
@@ -347,7 +362,12 @@ fn direct_sink_inserts_rows_into_clickhouse_and_acks_on_success() {
     let v: Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(v["accepted"], 1);
     assert_eq!(v["rejected"][0]["field"], "event");
-    let Plan::Call { pending, .. } = plan(&c, &req, &mut Counter(0)) else {
+    let Plan::Call { pending, .. } = plan(
+        &c,
+        &req,
+        &mut Counter(0),
+        &mut crate::metrics::Metrics::default(),
+    ) else {
         panic!()
     };
     assert_eq!(

@@ -50,8 +50,14 @@ fn stats_parse_lag_from_the_oldest_id() {
             length: 12,
             pending: 3,
             lag_ms: 3000,
-            dead_letters: 2
+            dead_letters: 2,
+            counters: vec![],
         }
+    );
+    let body = br#"{"result":[1,0,"",0,1,["rows_inserted","5"]]}"#.to_vec();
+    assert_eq!(
+        parse_stats(Ok((200, body)), 0).unwrap().counters,
+        ["rows_inserted", "5"]
     );
     let s = parse_stats(Ok((200, br#"{"result":[0,0,"",0,0]}"#.to_vec())), 4000).unwrap();
     assert_eq!(s.lag_ms, 0);
