@@ -1,0 +1,110 @@
+variable "cloudflare_api_token" {
+  description = "Cloudflare API token with Workers Scripts:Edit and Workers Routes:Edit."
+  type        = string
+  sensitive   = true
+}
+
+variable "cloudflare_account_id" {
+  description = "Cloudflare account id."
+  type        = string
+}
+
+variable "cloudflare_zone_id" {
+  description = "Zone of the first-party ingest hostname."
+  type        = string
+}
+
+variable "ingest_hostname" {
+  description = "Hostname the SDKs send to, on your own domain (ad blockers block vendor hosts), e.g. \"ingest.example.com\"."
+  type        = string
+}
+
+variable "upstash_email" {
+  description = "Upstash account email."
+  type        = string
+}
+
+variable "upstash_api_key" {
+  description = "Upstash management API key."
+  type        = string
+  sensitive   = true
+}
+
+variable "clickhouse_organization_id" {
+  description = "ClickHouse Cloud organization id."
+  type        = string
+}
+
+variable "clickhouse_token_key" {
+  description = "ClickHouse Cloud API key id."
+  type        = string
+  sensitive   = true
+}
+
+variable "clickhouse_token_secret" {
+  description = "ClickHouse Cloud API key secret."
+  type        = string
+  sensitive   = true
+}
+
+variable "clickhouse_region" {
+  description = "ClickHouse Cloud region (AWS), close to the Upstash primary region."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "clickhouse_admin_password" {
+  description = "Password of the ClickHouse default user (used by the migration step)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.clickhouse_admin_password) >= 16
+    error_message = "Use at least 16 characters."
+  }
+}
+
+variable "clickhouse_writer_password" {
+  description = "Password of analytics_writer, the INSERT-only user of the Worker's processor."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.clickhouse_writer_password) >= 16
+    error_message = "Use at least 16 characters."
+  }
+}
+
+variable "clickhouse_reader_password" {
+  description = "Password of analytics_reader, the SELECT-only user for dashboards."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.clickhouse_reader_password) >= 16
+    error_message = "Use at least 16 characters."
+  }
+}
+
+variable "write_keys_sha256" {
+  description = "Allowed write keys as sha256:<hex> entries, so the deployed config holds no plaintext key."
+  type        = list(string)
+  sensitive   = true
+
+  validation {
+    condition     = length(var.write_keys_sha256) > 0 && alltrue([for k in var.write_keys_sha256 : can(regex("^sha256:[0-9a-f]{64}$", k))])
+    error_message = "Each entry must be sha256:<64 hex digits> (python3 -c \"import hashlib;print('sha256:'+hashlib.sha256(b'KEY').hexdigest())\")."
+  }
+}
+
+variable "allowed_origins" {
+  description = "Browser origins allowed to send events."
+  type        = list(string)
+  default     = ["*"]
+}
+
+variable "build_dir" {
+  description = "worker-build output (functions/collector/build)."
+  type        = string
+  default     = "../../../functions/collector/build"
+}
