@@ -172,6 +172,82 @@ pub fn route(path: &str) -> Option<Route> {
     })
 }
 
+/// The write key of a `/v1/projects/:writeKey/settings` path.
+pub fn settings_key(path: &str) -> Option<&str> {
+    let key = path
+        .strip_prefix("/v1/projects/")?
+        .strip_suffix("/settings")?;
+    (!key.is_empty() && !key.contains('/')).then_some(key)
+}
+
+/// `GET /v1/projects/:writeKey/settings`: what analytics.js / analytics-next load from
+/// Segment's CDN (`cdnURL`), pointing the Segment.io destination at this collector.
+fn settings(
+    cfg: &Config,
+    req: &Incoming<'_>,
+    key: &str,
+    origin: Option<&str>,
+    mut log: LogLine,
+) -> Plan {
+    if req.method == "OPTIONS" {
+        log.route = "preflight";
+        return preflight(cfg, req, origin, log);
+    }
+    if req.method != "GET" && req.method != "HEAD" {
+        return respond(&IngestError::MethodNotAllowed, cfg, origin, log);
+    }
+    if let Some(o) = origin.filter(|o| !cfg.origins.allows(o)) {
+        return respond(
+            &IngestError::OriginNotAllowed(o.to_string()),
+            cfg,
+            origin,
+            log,
+        );
+    }
+    let Some(id) = cfg.write_keys.verify(key) else {
+        return respond(&IngestError::UnknownWriteKey, cfg, origin, log);
+    };
+    log.key_id = Some(id.as_str().to_string());
+    let host = header(req.headers, "host").unwrap_or("localhost");
+    let api_host = cfg
+        .public_api_host
+        .clone()
+        .unwrap_or_else(|| format!("{host}/v1"));
+    let local =
+        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+    let protocol = header(req.headers, "x-forwarded-proto")
+        .map(str::to_string)
+        .unwrap_or_else(|| if local { "http".into() } else { "https".into() });
+    let body = serde_json::json!({
+        "integrations": {
+            "Segment.io": {
+                "apiKey": key,
+                "apiHost": api_host,
+                "protocol": protocol,
+                "addBundledMetadata": true,
+                "unbundledIntegrations": [],
+                "maybeBundledConfigIds": {},
+            }
+        },
+        "plan": { "track": { "__default": { "enabled": true, "integrations": {} } },
+                  "identify": { "__default": { "enabled": true } },
+                  "group": { "__default": { "enabled": true } } },
+        "edgeFunction": {},
+        "analyticsNextEnabled": true,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": { "sampleRate": 0 },
+        "legacyVideoPluginsEnabled": false,
+        "remotePlugins": [],
+    });
+    let mut reply = Reply::json(200, body.to_string());
+    reply.set_header("cache-control", "public, max-age=300".into());
+    cfg.origins.decorate(origin, &mut reply);
+    reply.set_header("x-request-id", log.request_id.clone());
+    log.status = 200;
+    Plan::Respond(reply, log)
+}
+
 fn route_name(r: Route) -> &'static str {
     match r {
         Route::Batch => "batch",
@@ -245,6 +321,9 @@ pub fn plan(
 ) -> Plan {
     let origin = header(req.headers, "origin").filter(|o| !o.is_empty());
     let request_id = random_hex(rng, 8);
+    if let Some(key) = settings_key(req.path) {
+        return settings(cfg, req, key, origin, LogLine::new(request_id, "settings"));
+    }
     let Some(r) = route(req.path) else {
         let log = LogLine::new(request_id, "unknown");
         if req.method == "OPTIONS" {
@@ -332,6 +411,16 @@ fn build(
         .map_err(|e| IngestError::Malformed(format!("body is not a JSON object: {e}")))?;
     let key = authenticate(cfg, req.headers, &top)?;
     log.key_id = Some(key.as_str().to_string());
+    if let Some(secret) = cfg.signing.secret_for(&key) {
+        crate::auth::verify_signature(
+            secret,
+            header(req.headers, crate::auth::SIGNATURE_HEADER),
+            header(req.headers, crate::auth::TIMESTAMP_HEADER),
+            req.body,
+            req.now_ms.div_euclid(1000),
+        )
+        .map_err(IngestError::InvalidSignature)?;
+    }
 
     let batch_ctx;
     let (events, route_kind, info): (Vec<&RawValue>, Option<Kind>, BatchInfo<'_>) = match r {

@@ -40,6 +40,13 @@ pub struct Config {
     /// `FLUSH_INTERVAL_MS` when ClickHouse is configured): TTL of the drain lock that lets
     /// one request at a time drain the stream right after responding.
     pub drain_lock_ms: u64,
+    /// `SIGNING_SECRETS` (secret, optional): `<write key or sha256:hex>=<secret>` pairs; those
+    /// keys must sign every request (`X-Signature`, `X-Signature-Timestamp`).
+    pub signing: crate::auth::SigningSecrets,
+    /// `PUBLIC_API_HOST` (optional): host (and path) SDKs should send to, as served in
+    /// `/v1/projects/:writeKey/settings`, e.g. `ingest.example.com/v1`; default: the
+    /// request's Host + `/v1`.
+    pub public_api_host: Option<String>,
 }
 
 /// Where accepted events go.
@@ -80,6 +87,8 @@ pub const VARIABLES: &[&str] = &[
     "LOG_LEVEL",
     "DRAIN_AFTER_ACK_MS",
     "SINK",
+    "SIGNING_SECRETS",
+    "PUBLIC_API_HOST",
 ];
 
 pub(crate) fn number<T: std::str::FromStr>(
@@ -187,6 +196,13 @@ impl Config {
             dedupe_window_seconds: number(&get, "DEDUPE_WINDOW_SECONDS", 900u64)?,
             log_level,
             drain_lock_ms: number(&get, "DRAIN_AFTER_ACK_MS", 0u64)?,
+            signing: crate::auth::SigningSecrets::parse(
+                &get("SIGNING_SECRETS").unwrap_or_default(),
+            )
+            .map_err(|e| format!("SIGNING_SECRETS: {e}"))?,
+            public_api_host: get("PUBLIC_API_HOST")
+                .map(|v| v.trim().trim_end_matches('/').to_string())
+                .filter(|v| !v.is_empty()),
         })
     }
 

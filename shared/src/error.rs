@@ -14,6 +14,8 @@ pub enum IngestError {
     MissingWriteKey,
     /// A write key was given but is not in `ALLOWED_WRITE_KEYS`.
     UnknownWriteKey,
+    /// The key requires signed requests and the signature is missing, stale or wrong.
+    InvalidSignature(String),
     /// The browser origin is not in `ALLOWED_ORIGINS`.
     OriginNotAllowed(String),
     /// Body (raw or inflated) larger than the configured cap.
@@ -43,7 +45,7 @@ impl IngestError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Malformed(_) | Self::AllInvalid(_) => 400,
-            Self::MissingWriteKey | Self::UnknownWriteKey => 401,
+            Self::MissingWriteKey | Self::UnknownWriteKey | Self::InvalidSignature(_) => 401,
             Self::OriginNotAllowed(_) => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -62,6 +64,7 @@ impl IngestError {
             Self::AllInvalid(_) => "invalid_events",
             Self::MissingWriteKey => "missing_write_key",
             Self::UnknownWriteKey => "invalid_write_key",
+            Self::InvalidSignature(_) => "invalid_signature",
             Self::OriginNotAllowed(_) => "origin_not_allowed",
             Self::TooLarge { .. } => "payload_too_large",
             Self::UnsupportedEncoding(_) => "unsupported_content_encoding",
@@ -82,6 +85,7 @@ impl IngestError {
                 "missing write key: send `Authorization: Basic base64(writeKey:)` or a `writeKey` field".into()
             }
             Self::UnknownWriteKey => "write key is not allowed".into(),
+            Self::InvalidSignature(m) => m.clone(),
             Self::OriginNotAllowed(o) => format!("origin {o:?} is not in ALLOWED_ORIGINS"),
             Self::TooLarge { limit } => format!("body exceeds {limit} bytes"),
             Self::UnsupportedEncoding(e) => {

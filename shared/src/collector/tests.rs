@@ -377,3 +377,81 @@ fn direct_sink_inserts_rows_into_clickhouse_and_acks_on_success() {
         503
     );
 }
+
+#[test]
+fn settings_point_analytics_js_at_this_collector() {
+    let h = headers(&[
+        ("host", "127.0.0.1:8787"),
+        ("origin", "https://app.example"),
+    ]);
+    let r = reply(run("GET", "/v1/projects/wk_test/settings", &h, ""));
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        v["integrations"]["Segment.io"]["apiHost"],
+        "127.0.0.1:8787/v1"
+    );
+    assert_eq!(v["integrations"]["Segment.io"]["protocol"], "http");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let h = headers(&[("host", "ingest.example.com")]);
+    let v: Value =
+        serde_json::from_str(&reply(run("GET", "/v1/projects/wk_test/settings", &h, "")).body)
+            .unwrap();
+    assert_eq!(v["integrations"]["Segment.io"]["protocol"], "https");
+    assert_eq!(
+        reply(run("GET", "/v1/projects/nope/settings", &h, "")).status,
+        401
+    );
+    assert_eq!(
+        reply(run("POST", "/v1/projects/wk_test/settings", &h, "")).status,
+        405
+    );
+    assert_eq!(settings_key("/v1/projects/a/b/settings"), None);
+}
+
+#[test]
+fn signed_keys_must_sign() {
+    let c = cfg(&[("SIGNING_SECRETS", "wk_test=s3cret")]);
+    let body = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
+    let now_ms = 1_700_000_000_000i64;
+    let sig = crate::auth::sign("s3cret", now_ms / 1000, body.as_bytes());
+    let ts = (now_ms / 1000).to_string();
+    let run_with = |extra: &[(&'static str, &str)]| {
+        let mut pairs = vec![AUTH];
+        pairs.extend_from_slice(extra);
+        let h = headers(&pairs);
+        let req = Incoming {
+            method: "POST",
+            path: "/v1/batch",
+            headers: &h,
+            body: body.as_bytes(),
+            peer_ip: None,
+            geo: None,
+            now_ms,
+        };
+        plan(
+            &c,
+            &req,
+            &mut Counter(0),
+            &mut crate::metrics::Metrics::default(),
+        )
+    };
+    assert!(matches!(
+        run_with(&[("x-signature", &sig), ("x-signature-timestamp", &ts)]),
+        Plan::Call { .. }
+    ));
+    let Plan::Respond(r, _) = run_with(&[]) else {
+        panic!("unsigned request accepted")
+    };
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("invalid_signature"));
+    let Plan::Respond(r, _) =
+        run_with(&[("x-signature", "sha256=00"), ("x-signature-timestamp", &ts)])
+    else {
+        panic!()
+    };
+    assert_eq!(r.status, 401);
+}
