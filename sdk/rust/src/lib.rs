@@ -1,0 +1,563 @@
+//! Rust client for the edge ingestion service (and any Segment HTTP API endpoint).
+//!
+//! Events are queued in memory and sent in batches to `POST {endpoint}/v1/batch`: when
+//! `flush_at` events are waiting, every `flush_interval`, on [`Client::flush`] and on
+//! [`Client::close`]. Batches stay under the 500 KB request cap, are gzipped, and are
+//! retried with exponential backoff and jitter on network errors, 5xx and 429 (honouring
+//! `Retry-After`), never on other 4xx. Every event gets its `messageId` when queued, so a
+//! retried batch is recognised by the collector. The queue is bounded: when full, the
+//! oldest event is dropped and counted ([`Client::dropped`]); queuing never blocks.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ingest_sdk::Error> {
+//! use ingest_sdk::{Client, Event};
+//! let client = Client::builder("WRITE_KEY", "https://ingest.example.com").build()?;
+//! client.enqueue(Event::track("Signed Up").user_id("user-1").property("plan", "pro"))?;
+//! client.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Works natively (tokio; a background task flushes on the interval) and in the browser
+//! (wasm32-unknown-unknown; `feature = "browser"` adds the wasm-bindgen `IngestClient`).
+
+#[cfg(all(target_arch = "wasm32", feature = "browser"))]
+mod browser;
+mod event;
+mod rt;
+
+pub use event::Event;
+
+use base64::Engine as _;
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Largest request the collector accepts (after gzip inflation).
+pub const MAX_BATCH_BYTES: usize = 500_000;
+/// Largest single event.
+pub const MAX_EVENT_BYTES: usize = 32 * 1024;
+
+/// Errors of the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The event cannot be sent as built (names the field).
+    Invalid(String),
+    /// Bad configuration.
+    Config(String),
+    /// The collector refused a batch (4xx other than 429): it was dropped.
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Response body.
+        body: String,
+    },
+    /// Retries were exhausted; the batch went back to the queue.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid(m) => write!(f, "invalid event: {m}"),
+            Self::Config(m) => write!(f, "configuration: {m}"),
+            Self::Rejected { status, body } => {
+                write!(f, "collector refused the batch ({status}): {body}")
+            }
+            Self::Unavailable(m) => write!(f, "collector unavailable after retries: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Client settings; see [`ClientBuilder`] for the defaults.
+#[derive(Debug, Clone)]
+struct Settings {
+    write_key: String,
+    endpoint: String,
+    flush_at: usize,
+    flush_interval: Duration,
+    max_queue: usize,
+    max_retries: u32,
+    gzip: bool,
+    signing_secret: Option<String>,
+    timeout: Duration,
+}
+
+/// Builds a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    s: Settings,
+}
+
+impl ClientBuilder {
+    /// Events per batch (default 100).
+    pub fn flush_at(mut self, n: usize) -> Self {
+        self.s.flush_at = n.max(1);
+        self
+    }
+    /// Send whatever is queued at least this often (default 10 s).
+    pub fn flush_interval(mut self, d: Duration) -> Self {
+        self.s.flush_interval = d;
+        self
+    }
+    /// Most events kept in memory; the oldest are dropped beyond it (default 10,000).
+    pub fn max_queue(mut self, n: usize) -> Self {
+        self.s.max_queue = n.max(1);
+        self
+    }
+    /// Attempts after the first for one batch (default 5).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.s.max_retries = n;
+        self
+    }
+    /// Gzip request bodies (default on).
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.s.gzip = on;
+        self
+    }
+    /// Sign every request with this secret (`X-Signature`), for write keys the collector
+    /// has in `SIGNING_SECRETS`. Server-side senders only: never ship a secret to browsers.
+    pub fn signing_secret(mut self, secret: &str) -> Self {
+        self.s.signing_secret = Some(secret.to_string());
+        self
+    }
+    /// Per-request timeout (default 15 s; native only, browsers apply their own).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.s.timeout = d;
+        self
+    }
+
+    /// Build the client. Natively, inside a tokio runtime, this also starts the interval
+    /// flusher; in the browser it starts on the page's event loop.
+    pub fn build(self) -> Result<Client, Error> {
+        let s = self.s;
+        if s.write_key.is_empty() {
+            return Err(Error::Config("write key is empty".into()));
+        }
+        if !(s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://")) {
+            return Err(Error::Config(format!(
+                "endpoint must be an http(s) URL, got {:?}",
+                s.endpoint
+            )));
+        }
+        let http = rt::http_client(s.timeout).map_err(Error::Config)?;
+        let inner = Arc::new(Inner {
+            s,
+            http,
+            queue: Mutex::new(VecDeque::new()),
+            dropped: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            sending: futures_util::lock::Mutex::new(()),
+        });
+        rt::start_interval(Arc::downgrade(&inner));
+        Ok(Client { inner })
+    }
+}
+
+pub(crate) struct Inner {
+    s: Settings,
+    http: reqwest::Client,
+    queue: Mutex<VecDeque<String>>,
+    dropped: AtomicU64,
+    sent: AtomicU64,
+    /// One batch in flight at a time keeps order and bounds memory.
+    sending: futures_util::lock::Mutex<()>,
+}
+
+/// A handle to the queue; cheap to clone and share.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.s.endpoint)
+            .field("queued", &self.queued())
+            .finish()
+    }
+}
+
+fn uuid_v4() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        let t = rt::now_ms().to_le_bytes();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = t.get(i % 8).copied().unwrap_or(0) ^ (i as u8).wrapping_mul(37);
+        }
+    }
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+fn iso_now() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(rt::now_ms()) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+impl Client {
+    /// Start building a client for `endpoint` (the collector's base URL).
+    pub fn builder(write_key: &str, endpoint: &str) -> ClientBuilder {
+        ClientBuilder {
+            s: Settings {
+                write_key: write_key.to_string(),
+                endpoint: endpoint.trim_end_matches('/').to_string(),
+                flush_at: 100,
+                flush_interval: Duration::from_secs(10),
+                max_queue: 10_000,
+                max_retries: 5,
+                gzip: true,
+                signing_secret: None,
+                timeout: Duration::from_secs(15),
+            },
+        }
+    }
+
+    /// Queue an event (never blocks). Fills in `messageId`, `timestamp` and the library
+    /// context; checks the identity and size rules the collector applies.
+    pub fn enqueue(&self, event: Event) -> Result<(), Error> {
+        let mut body = event.body;
+        let has = |b: &serde_json::Map<String, serde_json::Value>, k: &str| {
+            b.get(k)
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        };
+        if !has(&body, "userId") && !has(&body, "anonymousId") {
+            return Err(Error::Invalid("userId or anonymousId is required".into()));
+        }
+        let kind = body
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if kind == "alias" && !has(&body, "userId") {
+            return Err(Error::Invalid("userId is required for alias".into()));
+        }
+        if !has(&body, "messageId") {
+            body.insert("messageId".into(), uuid_v4().into());
+        }
+        if !has(&body, "timestamp") {
+            body.insert("timestamp".into(), iso_now().into());
+        }
+        let ctx = body
+            .entry("context")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(c) = ctx.as_object_mut() {
+            c.entry("library").or_insert_with(|| serde_json::json!({"name": "ingest-sdk-rust", "version": env!("CARGO_PKG_VERSION")}));
+        }
+        let text = serde_json::Value::Object(body).to_string();
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(Error::Invalid(format!(
+                "event is {} bytes, over {MAX_EVENT_BYTES}",
+                text.len()
+            )));
+        }
+        let full = {
+            let mut q = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+            while q.len() >= self.inner.s.max_queue {
+                q.pop_front();
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            q.push_back(text);
+            q.len() >= self.inner.s.flush_at
+        };
+        if full {
+            rt::spawn_flush(Arc::clone(&self.inner));
+        }
+        Ok(())
+    }
+
+    /// Shorthand for [`Client::enqueue`] of a track event.
+    pub fn track(&self, user_id: &str, event: &str) -> Result<(), Error> {
+        self.enqueue(Event::track(event).user_id(user_id))
+    }
+
+    /// Send everything queued now. Returns the number of events the collector accepted.
+    pub async fn flush(&self) -> Result<u64, Error> {
+        flush(&self.inner).await
+    }
+
+    /// Flush and stop: what could not be delivered is reported as an error.
+    pub async fn close(self) -> Result<u64, Error> {
+        flush(&self.inner).await
+    }
+
+    /// Events waiting in memory.
+    pub fn queued(&self) -> usize {
+        self.inner.queue.lock().map_or(0, |q| q.len())
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events delivered so far.
+    pub fn sent(&self) -> u64 {
+        self.inner.sent.load(Ordering::Relaxed)
+    }
+}
+
+/// Take the next batch: at most `flush_at` events and `MAX_BATCH_BYTES` of JSON.
+fn next_batch(inner: &Inner) -> Vec<String> {
+    let mut q = inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+    let mut batch = Vec::new();
+    let mut size = 64;
+    while let Some(front) = q.front() {
+        if batch.len() >= inner.s.flush_at
+            || (size + front.len() + 1 > MAX_BATCH_BYTES && !batch.is_empty())
+        {
+            break;
+        }
+        size += front.len() + 1;
+        if let Some(e) = q.pop_front() {
+            batch.push(e);
+        }
+    }
+    batch
+}
+
+fn requeue(inner: &Inner, batch: Vec<String>) {
+    let mut q = inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+    for e in batch.into_iter().rev() {
+        q.push_front(e);
+    }
+    while q.len() > inner.s.max_queue {
+        q.pop_front();
+        inner.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) async fn flush(inner: &Arc<Inner>) -> Result<u64, Error> {
+    let _guard = inner.sending.lock().await;
+    let mut accepted = 0;
+    loop {
+        let batch = next_batch(inner);
+        if batch.is_empty() {
+            return Ok(accepted);
+        }
+        let n = batch.len() as u64;
+        match send(inner, &batch).await {
+            Ok(()) => {
+                accepted += n;
+                inner.sent.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e @ Error::Unavailable(_)) => {
+                requeue(inner, batch);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn body_of(batch: &[String]) -> String {
+    format!(
+        "{{\"batch\":[{}],\"sentAt\":\"{}\"}}",
+        batch.join(","),
+        iso_now()
+    )
+}
+
+/// Delay before retry `attempt` (0-based): full jitter over 100 ms * 2^attempt, at most 10 s.
+pub fn backoff(attempt: u32, random: u64) -> Duration {
+    let cap = 100u64.saturating_mul(1u64 << attempt.min(16)).min(10_000);
+    Duration::from_millis(cap / 2 + random % (cap / 2 + 1))
+}
+
+async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
+    let json = body_of(batch);
+    let (bytes, encoding) = if inner.s.gzip {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let gz = e.write_all(json.as_bytes()).and_then(|()| e.finish());
+        match gz {
+            Ok(b) => (b, Some("gzip")),
+            Err(_) => (json.into_bytes(), None),
+        }
+    } else {
+        (json.into_bytes(), None)
+    };
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:", inner.s.write_key))
+    );
+    let url = format!("{}/v1/batch", inner.s.endpoint);
+    let mut last = String::new();
+    for attempt in 0..=inner.s.max_retries {
+        let mut req = inner
+            .http
+            .post(&url)
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(bytes.clone());
+        if let Some(enc) = encoding {
+            req = req.header("content-encoding", enc);
+        }
+        if let Some(secret) = &inner.s.signing_secret {
+            let ts = rt::now_ms() / 1000;
+            req = req
+                .header("x-signature-timestamp", ts.to_string())
+                .header("x-signature", sign(secret, ts, &bytes));
+        }
+        let wait = match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                if (200..300).contains(&status) {
+                    return Ok(());
+                }
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(|s| Duration::from_secs(s.min(60)));
+                let body = resp.text().await.unwrap_or_default();
+                if status != 429 && status < 500 {
+                    return Err(Error::Rejected { status, body });
+                }
+                last = format!("HTTP {status}: {body}");
+                retry_after
+            }
+            Err(e) => {
+                last = e.to_string();
+                None
+            }
+        };
+        if attempt == inner.s.max_retries {
+            break;
+        }
+        let mut r = [0u8; 8];
+        let _ = getrandom::fill(&mut r);
+        let delay = wait.unwrap_or_else(|| backoff(attempt, u64::from_le_bytes(r)));
+        rt::sleep(delay).await;
+    }
+    Err(Error::Unavailable(last))
+}
+
+/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`, as the collector checks it.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+    else {
+        return String::new();
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(max_queue: usize) -> Client {
+        Client::builder("k", "http://127.0.0.1:9")
+            .flush_at(1000)
+            .max_queue(max_queue)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn enqueue_fills_ids_and_context_and_checks_identity() {
+        let c = client(10);
+        assert!(matches!(
+            c.enqueue(Event::track("A")),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            c.enqueue(Event::alias("old").anonymous_id("a")),
+            Err(Error::Invalid(_))
+        ));
+        c.enqueue(Event::track("A").user_id("u").property("n", 1))
+            .unwrap();
+        let q = c.inner.queue.lock().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&q[0]).unwrap();
+        assert_eq!(v["messageId"].as_str().unwrap().len(), 36);
+        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(v["context"]["library"]["name"], "ingest-sdk-rust");
+        assert_eq!(v["properties"]["n"], 1);
+    }
+
+    #[tokio::test]
+    async fn full_queue_drops_oldest_and_counts() {
+        let c = client(3);
+        for i in 0..5 {
+            c.enqueue(Event::track(&format!("e{i}")).user_id("u"))
+                .unwrap();
+        }
+        assert_eq!((c.queued(), c.dropped()), (3, 2));
+        let first: serde_json::Value =
+            serde_json::from_str(&c.inner.queue.lock().unwrap()[0]).unwrap();
+        assert_eq!(first["event"], "e2");
+    }
+
+    #[tokio::test]
+    async fn batches_respect_count_and_size_caps() {
+        let c = Client::builder("k", "http://127.0.0.1:9")
+            .flush_at(50)
+            .build()
+            .unwrap();
+        let pad = "x".repeat(30_000);
+        for _ in 0..40 {
+            c.enqueue(
+                Event::track("big")
+                    .user_id("u")
+                    .property("pad", pad.as_str()),
+            )
+            .unwrap();
+        }
+        let b = next_batch(&c.inner);
+        assert!(
+            b.len() < 40 && body_of(&b).len() <= MAX_BATCH_BYTES,
+            "{}",
+            b.len()
+        );
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        assert!(
+            backoff(0, 0) >= Duration::from_millis(50)
+                && backoff(0, u64::MAX) <= Duration::from_millis(100)
+        );
+        assert!(backoff(3, 7) >= Duration::from_millis(400));
+        assert!(backoff(30, u64::MAX) <= Duration::from_secs(10));
+    }
+
+    #[test]
+    fn signature_matches_the_collectors() {
+        assert_eq!(sign("s", 1, b"{}"), sign("s", 1, b"{}"));
+        assert_ne!(sign("s", 1, b"{}"), sign("s", 2, b"{}"));
+        assert!(sign("s", 1, b"{}").starts_with("sha256="));
+    }
+
+    #[tokio::test]
+    async fn unreachable_collector_keeps_events_queued() {
+        let c = Client::builder("k", "http://127.0.0.1:9")
+            .max_retries(1)
+            .build()
+            .unwrap();
+        c.track("u", "A").unwrap();
+        assert!(matches!(c.flush().await, Err(Error::Unavailable(_))));
+        assert_eq!(c.queued(), 1);
+    }
+}
