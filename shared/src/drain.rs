@@ -46,6 +46,9 @@ pub struct DrainConfig {
     pub claim_idle_ms: u64,
     /// `MAX_DELIVERIES`: an entry delivered more often goes to the dead-letter stream (default 5).
     pub max_deliveries: u64,
+    /// `STREAM_RETENTION_MS`: keep acknowledged entries this long for inspection or replay
+    /// (default 0: trim everything every consumer group has acknowledged).
+    pub retention_ms: u64,
     /// The ClickHouse target.
     pub target: Target,
 }
@@ -58,6 +61,7 @@ pub const VARIABLES: &[&str] = &[
     "FLUSH_INTERVAL_MS",
     "CLAIM_IDLE_MS",
     "MAX_DELIVERIES",
+    "STREAM_RETENTION_MS",
     "CLICKHOUSE_URL",
     "CLICKHOUSE_DATABASE",
     "CLICKHOUSE_USER",
@@ -87,6 +91,7 @@ impl DrainConfig {
             flush_interval_ms: number(&get, "FLUSH_INTERVAL_MS", 1000u64)?,
             claim_idle_ms: number(&get, "CLAIM_IDLE_MS", 30_000u64)?,
             max_deliveries: number(&get, "MAX_DELIVERIES", 5u64)?.max(1),
+            retention_ms: number(&get, "STREAM_RETENTION_MS", 0u64)?,
             target,
         })
     }
@@ -101,15 +106,15 @@ impl DrainConfig {
 /// oldest entry any consumer group still needs.
 ///
 /// KEYS: 1 stream, 2 dead-letter stream, 3 metrics hash. ARGV: 1 group, 2 rows inserted
-/// (counted in the metrics hash), 3 number of acked ids, then those ids, then
-/// (id, reason, fields JSON) triples for dead letters. Returns {acked, trimmed}.
+/// (counted in the metrics hash), 3 retention ms, 4 number of acked ids, then those ids,
+/// then (id, reason, fields JSON) triples for dead letters. Returns {acked, trimmed}.
 pub const ACK_SCRIPT: &str = r#"
 local group = ARGV[1]
 if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', KEYS[3], 'rows_inserted', ARGV[2]) end
-local n = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
 local acked = 0
-if n > 0 then acked = redis.call('XACK', KEYS[1], group, unpack(ARGV, 4, 3 + n)) end
-local i = 4 + n
+if n > 0 then acked = redis.call('XACK', KEYS[1], group, unpack(ARGV, 5, 4 + n)) end
+local i = 5 + n
 while i + 2 <= #ARGV do
   redis.call('XADD', KEYS[2], '*', 'source_id', ARGV[i], 'reason', ARGV[i + 1], 'entry', ARGV[i + 2], 'at', tostring(redis.call('TIME')[1]))
   acked = acked + redis.call('XACK', KEYS[1], group, ARGV[i])
@@ -134,6 +139,12 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   end
   if bound == nil or less(keep, bound) then bound = keep end
 end
+local retention = tonumber(ARGV[3])
+if bound ~= nil and retention > 0 then
+  local t = redis.call('TIME')
+  local cutoff = string.format('%d-0', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - retention)
+  if less(cutoff, bound) then bound = cutoff end
+end
 local trimmed = 0
 if bound ~= nil and bound ~= '0-0' then trimmed = redis.call('XTRIM', KEYS[1], 'MINID', bound) end
 return {acked, trimmed}
@@ -148,14 +159,16 @@ pub const STATS_SCRIPT: &str = r#"
 local len = redis.call('XLEN', KEYS[1])
 local dlq = redis.call('XLEN', KEYS[2])
 local counters = redis.call('HGETALL', KEYS[3])
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, '', dlq, 0, counters} end
-local pending, oldest, found = 0, '', 0
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, '', dlq, 0, counters, 0} end
+local pending, oldest, found, backlog = 0, '', 0, len
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local info = {}
   for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
   if info['name'] == ARGV[1] then
     found = 1
     pending = tonumber(info['pending'])
+    local undelivered = tonumber(info['lag'])
+    if undelivered ~= nil then backlog = undelivered + pending end
     if pending > 0 then
       oldest = redis.call('XPENDING', KEYS[1], ARGV[1])[2]
     else
@@ -168,7 +181,7 @@ if found == 0 then
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
   if #first > 0 then oldest = first[1][1] end
 end
-return {len, pending, oldest, dlq, found, counters}
+return {len, pending, oldest, dlq, found, counters, backlog}
 "#;
 
 /// What one pass did.
@@ -572,6 +585,7 @@ async fn finish<I: Io>(
     let metrics = crate::metrics::hash_key(&cfg.stream);
     let n = done.len().to_string();
     let rows = report.rows.to_string();
+    let retention = cfg.retention_ms.to_string();
     let mut args: Vec<&str> = vec![
         "EVAL",
         ACK_SCRIPT,
@@ -581,6 +595,7 @@ async fn finish<I: Io>(
         &metrics,
         &cfg.group,
         &rows,
+        &retention,
         &n,
     ];
     args.extend(done.iter().map(String::as_str));
@@ -695,6 +710,9 @@ pub struct StreamStats {
     pub dead_letters: u64,
     /// The metrics hash, flat `[field, value, ...]`.
     pub counters: Vec<String>,
+    /// Entries not yet stored: undelivered + pending (the stream length when Redis
+    /// cannot tell; retained acknowledged entries are not backlog).
+    pub backlog: u64,
 }
 
 /// The call that fetches [`StreamStats`].
@@ -730,6 +748,7 @@ pub fn parse_stats(outcome: CallOutcome, now_ms: i64) -> Result<StreamStats, Str
         lag_ms,
         dead_letters: num(3),
         counters,
+        backlog: v.get(6).and_then(Value::as_u64).unwrap_or_else(|| num(0)),
     })
 }
 

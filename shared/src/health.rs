@@ -161,6 +161,7 @@ pub fn finish(
             "stream".into(),
             serde_json::json!({
                 "length": s.length,
+                "backlog": s.backlog,
                 "pending": s.pending,
                 "lag_seconds": s.lag_ms as f64 / 1000.0,
                 "dead_letters": s.dead_letters,
@@ -224,6 +225,11 @@ fn metrics(
             "ingest_stream_length",
             "Entries in the Redis stream (acknowledged ones are trimmed).",
             &[("", s.length as f64)],
+        );
+        gauge(
+            "ingest_stream_backlog",
+            "Entries not yet stored in ClickHouse (undelivered + pending).",
+            &[("", s.backlog as f64)],
         );
         gauge(
             "ingest_stream_pending",

@@ -12,7 +12,7 @@ def test_health_reports_each_dependency_with_latency_and_the_backlog():
     for dep in ("redis", "clickhouse"):
         assert body["checks"][dep]["status"] == "ok"
         assert body["checks"][dep]["latency_ms"] >= 0
-    assert set(body["stream"]) == {"length", "pending", "lag_seconds", "dead_letters"}
+    assert set(body["stream"]) == {"length", "backlog", "pending", "lag_seconds", "dead_letters"}
     assert body["version"]
 
 
@@ -21,7 +21,7 @@ def test_metrics_are_prometheus_text_with_the_alert_inputs():
     assert resp.status_code == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
     names = {line.split("{")[0].split(" ")[0] for line in resp.text.splitlines() if line and not line.startswith("#")}
-    assert {"ingest_stream_length", "ingest_stream_pending", "ingest_processor_lag_seconds",
+    assert {"ingest_stream_length", "ingest_stream_backlog", "ingest_stream_pending", "ingest_processor_lag_seconds",
             "ingest_dead_letter_length", "ingest_dependency_up"} <= names
     assert 'ingest_dependency_up{dependency="clickhouse"} 1' in resp.text
 

@@ -2,7 +2,12 @@
 //! report. Used by the black-box tests; also a small usage example.
 //!
 //! usage: send ENDPOINT WRITE_KEY PREFIX COUNT [SIGNING_SECRET]
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use ingest_sdk::{Client, Event};
 use std::time::Duration;

@@ -52,6 +52,7 @@ fn stats_parse_lag_from_the_oldest_id() {
             lag_ms: 3000,
             dead_letters: 2,
             counters: vec![],
+            backlog: 12,
         }
     );
     let body = br#"{"result":[1,0,"",0,1,["rows_inserted","5"]]}"#.to_vec();
