@@ -66,6 +66,17 @@ pub fn header_map(req: &Request) -> http::HeaderMap {
             map.append(name, value);
         }
     }
+    // wasi:http carries the authority outside the headers: restore `Host` for the core.
+    if !map.contains_key("host") {
+        let authority = req
+            .uri()
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next());
+        if let Some(value) = authority.and_then(|a| http::header::HeaderValue::from_str(a).ok()) {
+            map.insert(http::header::HOST, value);
+        }
+    }
     map
 }
 
