@@ -276,7 +276,13 @@ pub fn row(event_json: &str, write_key_id: &str, stream_id: &str) -> Result<Stri
     w.str("page_referrer", &from(&page, "referrer"));
     w.str("page_title", &from(&page, "title"));
     w.str("properties", &raw_obj("properties"));
-    w.str("traits", &raw_obj("traits"));
+    // RudderStack SDKs send identify traits as context.traits.
+    let traits = obj
+        .get_present("traits")
+        .or_else(|| ctx.as_ref().and_then(|c| c.get_present("traits")))
+        .filter(|v| crate::event::is_object(v))
+        .map_or_else(|| "{}".to_string(), |v| v.get().to_string());
+    w.str("traits", &traits);
     w.str("context", &raw_obj("context"));
     w.str("integrations", &raw_obj("integrations"));
     w.str("extra", &extra.finish());
@@ -318,6 +324,13 @@ mod tests {
         );
         assert_eq!(r["write_key_id"], "abcd");
         assert_eq!(r["stream_id"], "1-0");
+    }
+
+    #[test]
+    fn context_traits_fill_the_traits_column() {
+        let ev = r#"{"type":"identify","messageId":"m","userId":"u","timestamp":"2026-01-01T00:00:00Z","context":{"traits":{"plan":"pro"}}}"#;
+        let r: Value = serde_json::from_str(&row(ev, "k", "1").unwrap()).unwrap();
+        assert_eq!(r["traits"], r#"{"plan":"pro"}"#);
     }
 
     #[test]

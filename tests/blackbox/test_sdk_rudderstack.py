@@ -24,6 +24,8 @@ def test_rudder_sdk_python_calls_land_with_their_fields(r):
     t = found[f"{user}-t"][0]
     assert (t["type"], t["event"], t["userId"], t["properties"]) == ("track", "Order Completed", user, {"revenue": 7.5})
     assert t["context"]["library"]["name"]  # the SDK (a fork of analytics-python) names itself
-    assert found[f"{user}-i"][0]["traits"] == {"plan": "pro"}
+    identify = found[f"{user}-i"][0]
+    assert identify["context"]["traits"] == {"plan": "pro"}  # RudderStack puts identify traits in context
+    assert t["channel"] == "server"  # RudderStack's own top-level field is kept
     assert found[f"{user}-g"][0]["groupId"] == "acme"
     assert found[f"{user}-a"][0]["previousId"] == "anon-3"
