@@ -154,11 +154,8 @@ pub fn dedup_token<S: AsRef<str>>(stream_ids: &[S]) -> String {
         h.update(id.as_ref().as_bytes());
         h.update(b",");
     }
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = h.finalize();
+    crate::auth::hex(digest.get(..16).unwrap_or_default())
 }
 
 /// Top-level event fields that have their own column (the rest go to `extra`).

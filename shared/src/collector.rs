@@ -2,7 +2,7 @@
 //! REST call; [`finish`] turns that call's outcome into the reply. Adapters only move
 //! bytes between the platform and these two functions.
 
-use crate::auth::{KeyId, key_from_basic_auth};
+use crate::auth::{KeyId, hex, key_from_basic_auth};
 use crate::config::{Config, LogLevel};
 use crate::enrich::{BatchInfo, Edge, Geo, enrich, uuid_v4};
 use crate::error::IngestError;
@@ -271,10 +271,6 @@ pub fn client_ip(headers: &http::HeaderMap, peer: Option<IpAddr>) -> Option<IpAd
         })
         .or_else(|| header(headers, "x-real-ip").and_then(|v| v.parse().ok()))
         .or(peer)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Random hex id of `n` bytes.

@@ -44,6 +44,24 @@ pub fn is_health_path(path: &str) -> bool {
     )
 }
 
+/// Which dependencies a deployment has: with the direct sink only ClickHouse; with the
+/// Redis sink the stream (key, consumer group), plus ClickHouse when this deployment drains.
+pub fn dependencies<'a>(
+    cfg: &'a crate::Config,
+    drain: Option<&'a crate::drain::DrainConfig>,
+) -> (Option<(&'a str, &'a str)>, Option<&'a Target>) {
+    match &cfg.sink {
+        crate::config::Sink::ClickHouse(t) => (None, Some(t)),
+        crate::config::Sink::Redis => {
+            let group = drain.map_or("processors", |d| d.group.as_str());
+            (
+                Some((cfg.stream_key.as_str(), group)),
+                drain.map(|d| &d.target),
+            )
+        }
+    }
+}
+
 /// Decide what a health request needs.
 /// `stream` is `(stream key, consumer group)` when Redis is in use.
 pub fn plan(

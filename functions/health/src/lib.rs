@@ -7,8 +7,7 @@ pub use ingest_core::health::is_health_path;
 /// Cloudflare Workers adapter.
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod workers {
-    use ingest_core::config::Sink;
-    use ingest_core::health::{HealthPlan, plan, run};
+    use ingest_core::health::{HealthPlan, dependencies, plan, run};
     use platform::workers as w;
     use worker::{Env, Request, Response};
 
@@ -21,16 +20,7 @@ pub mod workers {
             }
         };
         // Direct sink: ClickHouse only. Redis sink: the stream, plus ClickHouse if drained here.
-        let (stream, target) = match &cfg.sink {
-            Sink::ClickHouse(t) => (None, Some(t)),
-            Sink::Redis => {
-                let group = dcfg.map_or("processors", |d| d.group.as_str());
-                (
-                    Some((cfg.stream_key.as_str(), group)),
-                    dcfg.map(|d| &d.target),
-                )
-            }
-        };
+        let (stream, target) = dependencies(cfg, dcfg);
         let reply = match plan(req.method().as_ref(), &req.path(), stream, target) {
             HealthPlan::Respond(r) => r,
             HealthPlan::Probe(probes) => run(&w::WorkerIo { cfg }, &probes).await,
@@ -43,9 +33,8 @@ pub mod workers {
 /// routes; the collector component also calls [`spin::handle`] for them.
 #[cfg(target_os = "wasi")]
 pub mod spin {
-    use ingest_core::config::Sink;
     use ingest_core::drain::DrainConfig;
-    use ingest_core::health::{HealthPlan, plan, run};
+    use ingest_core::health::{HealthPlan, dependencies, plan, run};
     use platform::spin as s;
     use spin_sdk::http::{Request, Response};
 
@@ -62,16 +51,7 @@ pub mod spin {
                 Err(e) => return s::response(ingest_core::collector::config_error_reply(&e, None)),
             },
         };
-        let (stream, target) = match &cfg.sink {
-            Sink::ClickHouse(t) => (None, Some(t)),
-            Sink::Redis => {
-                let group = dcfg.as_ref().map_or("processors", |d| d.group.as_str());
-                (
-                    Some((cfg.stream_key.as_str(), group)),
-                    dcfg.as_ref().map(|d| &d.target),
-                )
-            }
-        };
+        let (stream, target) = dependencies(&cfg, dcfg.as_ref());
         let reply = match plan(s::method(req), req.path(), stream, target) {
             HealthPlan::Respond(r) => r,
             HealthPlan::Probe(probes) => run(&s::SpinIo { cfg: &cfg }, &probes).await,

@@ -190,20 +190,11 @@ fn uuid_v4() -> String {
             *x = t.get(i % 8).copied().unwrap_or(0) ^ (i as u8).wrapping_mul(37);
         }
     }
-    uuid::Builder::from_random_bytes(b)
-        .into_uuid()
-        .hyphenated()
-        .to_string()
+    ingest_core::enrich::uuid_v4(b)
 }
 
 fn iso_now() -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(rt::now_ms()) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_default()
+    ingest_core::timestamp::format_ms(rt::now_ms())
 }
 
 impl Client {
@@ -445,24 +436,9 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
     Err(Error::Unavailable(last))
 }
 
-/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`, as the collector checks it.
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    use hmac::{KeyInit, Mac};
-    let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-    else {
-        return String::new();
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
-}
+/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`: the collector's own signing
+/// function, so client and server cannot drift apart.
+pub use ingest_core::auth::sign;
 
 #[cfg(test)]
 mod tests {
