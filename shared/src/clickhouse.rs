@@ -192,7 +192,7 @@ fn nested<'a>(obj: &RawObject<'a>, key: &str) -> Option<RawObject<'a>> {
 
 fn ch_time(obj: &RawObject<'_>, key: &str) -> Option<String> {
     let s = raw_str(obj.get_present(key)?)?;
-    let ms = timestamp::parse_ms(&s)?;
+    let ms = timestamp::parse_ms(&s).filter(|ms| timestamp::storable(*ms))?;
     Some(
         timestamp::format_ms(ms)
             .replace('T', " ")
@@ -235,10 +235,9 @@ pub fn row(event_json: &str, write_key_id: &str, stream_id: &str) -> Result<Stri
         _ => String::new(),
     };
     let mut extra = ObjectWriter::with_capacity(64);
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for (k, v) in obj.members.iter().rev() {
-        if !COLUMNS.contains(&k.as_ref()) && !seen.contains(&k.as_ref()) {
-            seen.push(k.as_ref());
+        if !COLUMNS.contains(&k.as_ref()) && seen.insert(k.as_ref()) {
             extra.raw(k, v.get());
         }
     }

@@ -4,17 +4,19 @@
 
 use crate::auth::{KeyId, hex, key_from_basic_auth};
 use crate::config::{Config, LogLevel};
-use crate::enrich::{BatchInfo, Edge, Geo, enrich, uuid_v4};
+use crate::enrich::{BatchInfo, Edge, Geo};
 use crate::error::IngestError;
 use crate::event::{Kind, RawObject, raw_str};
-use crate::redis::{
-    INGEST_SCRIPT, IngestOutcome, RestCall, RestError, command, parse_ingest, parse_result,
-};
+use crate::redis::{IngestOutcome, RestCall, RestError, parse_ingest, parse_result};
 use crate::reply::Reply;
-use crate::validate::{Reject, check, dead_letter_text, rejects_json};
+use crate::validate::Rejects;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use std::net::IpAddr;
+
+mod envelope;
+mod ingest;
+pub use envelope::MAX_BATCH_EVENTS;
+pub use ingest::work_budget;
 
 /// Source of random bytes (getrandom on every platform; fixed in tests).
 pub trait Random {
@@ -80,7 +82,7 @@ pub struct Pending {
     direct: bool,
     origin: Option<String>,
     accepted: usize,
-    rejects: Vec<Reject>,
+    rejects: Rejects,
     log: LogLine,
     metrics: Vec<(String, u64)>,
 }
@@ -287,7 +289,7 @@ fn respond(err: &IngestError, cfg: &Config, origin: Option<&str>, mut log: LogLi
     log.status = reply.status;
     log.error = Some(err.code());
     if let IngestError::AllInvalid(r) = err {
-        log.rejected = r.len();
+        log.rejected = r.total();
     }
     if let IngestError::Config(m) = err {
         log.detail = Some(m.clone());
@@ -373,19 +375,51 @@ fn parse_body(bytes: &[u8]) -> Result<&str, IngestError> {
 fn authenticate(
     cfg: &Config,
     headers: &http::HeaderMap,
-    body: &RawObject<'_>,
+    body_key: Option<&RawValue>,
 ) -> Result<KeyId, IngestError> {
     let presented = header(headers, "authorization")
         .and_then(key_from_basic_auth)
-        .or_else(|| {
-            body.get_present("writeKey")
-                .and_then(raw_str)
-                .map(|s| s.into_owned())
-        })
+        .or_else(|| body_key.and_then(raw_str).map(|s| s.into_owned()))
         .ok_or(IngestError::MissingWriteKey)?;
     cfg.write_keys
         .verify(&presented)
         .ok_or(IngestError::UnknownWriteKey)
+}
+
+/// The batch-level `context` as an object, refused when it is larger than one event may
+/// be (it is merged into every event of the batch).
+fn batch_context<'a>(
+    cfg: &Config,
+    raw: Option<&'a RawValue>,
+) -> Result<Option<RawObject<'a>>, IngestError> {
+    let Some(raw) = raw.filter(|c| crate::event::is_object(c)) else {
+        return Ok(None);
+    };
+    let len = raw.get().len();
+    if len > cfg.max_event_bytes {
+        return Err(IngestError::Expands(format!(
+            "context: the batch-level context is {len} bytes, over the {}-byte event limit (it is merged into every event)",
+            cfg.max_event_bytes
+        )));
+    }
+    RawObject::from_raw(raw)
+        .map(Some)
+        .map_err(|e| IngestError::Malformed(format!("context: {e}")))
+}
+
+/// Whether the request declares (`Content-Length`) a body over `MAX_REQUEST_BYTES`:
+/// adapters then skip reading it, and [`plan`] answers 413. Bodies without a length are
+/// read with [`body_read_cap`] as the cap.
+pub fn declared_over_limit(cfg: &Config, headers: &http::HeaderMap) -> bool {
+    header(headers, "content-length")
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > cfg.max_request_bytes as u64)
+}
+
+/// How many body bytes an adapter should read at most: one past the cap, so the core can
+/// tell an oversized body (413) without the platform buffering all of it.
+pub fn body_read_cap(cfg: &Config) -> usize {
+    cfg.max_request_bytes.saturating_add(1)
 }
 
 fn build(
@@ -397,15 +431,21 @@ fn build(
     log: &mut LogLine,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
+    // Refuse from the declared length before touching the body (adapters do not read a
+    // body declared too large at all).
+    if declared_over_limit(cfg, req.headers) {
+        return Err(IngestError::TooLarge {
+            limit: cfg.max_request_bytes,
+        });
+    }
     let decoded = crate::payload::decode(
         req.body,
         header(req.headers, "content-encoding"),
         cfg.max_request_bytes,
     )?;
     let text = parse_body(&decoded)?;
-    let top = RawObject::parse(text)
-        .map_err(|e| IngestError::Malformed(format!("body is not a JSON object: {e}")))?;
-    let key = authenticate(cfg, req.headers, &top)?;
+    let top = envelope::parse(text).map_err(IngestError::Malformed)?;
+    let key = authenticate(cfg, req.headers, top.write_key)?;
     log.key_id = Some(key.as_str().to_string());
     if let Some(secret) = cfg.signing.secret_for(&key) {
         crate::auth::verify_signature(
@@ -419,48 +459,48 @@ fn build(
     }
 
     let batch_ctx;
-    let (events, route_kind, info): (Vec<&RawValue>, Option<Kind>, BatchInfo<'_>) = match r {
+    let whole: [&RawValue; 1];
+    let list;
+    let (events, route_kind, info): (&[&RawValue], Option<Kind>, BatchInfo<'_>) = match r {
         Route::Batch => {
-            let raw = top.get_present("batch").ok_or_else(|| {
+            let raw = top.batch.ok_or_else(|| {
                 IngestError::Malformed(
                     "batch: field is required and must be an array of events".into(),
                 )
             })?;
-            let list: Vec<&RawValue> = serde_json::from_str(raw.get())
-                .map_err(|_| IngestError::Malformed("batch: must be an array of events".into()))?;
-            if list.is_empty() {
+            list = envelope::events(raw).map_err(IngestError::Malformed)?;
+            if list.total == 0 {
                 return Err(IngestError::Malformed(
                     "batch: must contain at least one event".into(),
                 ));
             }
-            batch_ctx = top
-                .get_present("context")
-                .filter(|c| crate::event::is_object(c))
-                .and_then(|c| RawObject::from_raw(c).ok());
+            if list.total > envelope::MAX_BATCH_EVENTS {
+                return Err(IngestError::Expands(format!(
+                    "batch: {} events, over the {}-event limit per request",
+                    list.total,
+                    envelope::MAX_BATCH_EVENTS
+                )));
+            }
+            batch_ctx = batch_context(cfg, top.context)?;
             let sent_at_ms = top
-                .get_present("sentAt")
+                .sent_at
                 .and_then(raw_str)
-                .and_then(|s| crate::timestamp::parse_ms(&s));
-            (
-                list,
-                None,
-                BatchInfo {
-                    context: batch_ctx.as_ref(),
-                    sent_at_ms,
-                },
-            )
+                .and_then(|s| crate::timestamp::parse_ms(&s))
+                .filter(|ms| crate::timestamp::storable(*ms));
+            let info = BatchInfo {
+                context: batch_ctx.as_ref(),
+                sent_at_ms,
+            };
+            (&list.list[..], None, info)
         }
         Route::Single(k) => {
-            let whole: &RawValue = serde_json::from_str(text)
-                .map_err(|e| IngestError::Malformed(format!("body is not JSON: {e}")))?;
-            (
-                vec![whole],
-                Some(k),
-                BatchInfo {
-                    context: None,
-                    sent_at_ms: None,
-                },
-            )
+            whole = [serde_json::from_str(text)
+                .map_err(|e| IngestError::Malformed(format!("body is not JSON: {e}")))?];
+            let info = BatchInfo {
+                context: None,
+                sent_at_ms: None,
+            };
+            (&whole[..], Some(k), info)
         }
     };
 
@@ -472,147 +512,28 @@ fn build(
         geo: req.geo,
         user_agent: origin.and(header(req.headers, "user-agent")),
     };
-    let mut enriched: Vec<String> = Vec::with_capacity(events.len());
-    let mut rejects: Vec<Reject> = Vec::new();
-    let mut dead: Vec<serde_json::Value> = Vec::new();
-    let mut all_have_ids = true;
-    let mut marker = Sha256::new();
-    marker.update(key.as_str().as_bytes());
-    for (index, raw) in events.iter().enumerate() {
-        let checked = RawObject::from_raw(raw)
-            .map_err(|_| Reject {
-                index,
-                field: None,
-                reason: "event must be a JSON object".into(),
-            })
-            .and_then(|obj| {
-                let c = check(&obj, route_kind, raw.get().len(), cfg.max_event_bytes)?;
-                Ok((obj, c))
-            });
-        match checked {
-            Ok((obj, c)) => {
-                let generated;
-                let id: &str = match &c.message_id {
-                    Some(m) => m,
-                    None => {
-                        let mut b = [0u8; 16];
-                        rng.fill(&mut b);
-                        generated = uuid_v4(b);
-                        &generated
-                    }
-                };
-                marker.update(b"\n");
-                match &c.message_id {
-                    Some(m) => marker.update(m.as_bytes()),
-                    // without a client messageId a resend cannot be told from a new event
-                    None => all_have_ids = false,
-                }
-                enriched.push(enrich(&obj, &c, &info, &edge, id, raw.get().len()));
-            }
-            Err(mut rej) => {
-                rej.index = index;
-                dead.push(serde_json::json!({
-                    "index": index, "field": rej.field, "reason": rej.reason,
-                    "event": dead_letter_text(raw, cfg.max_event_bytes),
-                }));
-                rejects.push(rej);
-            }
-        }
-    }
-    let count = enriched.len();
-    if let crate::config::Sink::ClickHouse(target) = &cfg.sink {
-        if count == 0 {
-            return Err(IngestError::AllInvalid(rejects));
-        }
-        let mut rows = String::with_capacity(enriched.iter().map(|e| e.len() + 400).sum());
-        for ev in &enriched {
-            let row = crate::clickhouse::row(ev, key.as_str(), "")
-                .map_err(|e| IngestError::BackendUnavailable(e.0))?;
-            rows.push_str(&row);
-            rows.push('\n');
-        }
-        return Ok(Plan::Call {
-            call: Call::ClickHouse(target.insert_async(rows)),
-            pending: Pending {
-                direct: true,
-                origin: origin.map(str::to_string),
-                accepted: count,
-                rejects,
-                log: log.clone(),
-                metrics: Vec::new(),
-            },
-        });
-    }
-    let mut accepted =
-        String::with_capacity(enriched.iter().map(|e| e.len() + 1).sum::<usize>() + 2);
-    accepted.push('[');
-    accepted.push_str(&enriched.join(","));
-    accepted.push(']');
-
-    let ip_part = ip.map_or_else(|| "unknown".to_string(), |i| i.to_string());
-    let stream = &cfg.stream_key;
-    let rl_key = format!("{stream}:rl:{}:{ip_part}", key.as_str());
-    let dedupe_ttl_ms = if count > 0 && all_have_ids {
-        cfg.dedupe_window_seconds.saturating_mul(1000)
-    } else {
-        0
+    let batch = ingest::Batch {
+        events,
+        route_kind,
+        info,
+        body_len: text.len(),
     };
-    let marker_key = format!(
-        "{stream}:seen:{}",
-        hex(marker.finalize().get(..16).unwrap_or_default())
-    );
-    let dead_json = if dead.is_empty() {
-        String::new()
-    } else {
-        serde_json::Value::Array(dead).to_string()
-    };
-    let (lock_key, wanted_key) = crate::redis::drain_keys(stream);
-    let metrics_key = crate::metrics::hash_key(stream);
-    let args: [&str; 17] = [
-        "EVAL",
-        INGEST_SCRIPT,
-        "7",
-        stream,
-        &cfg.dead_letter_stream(),
-        &rl_key,
-        &marker_key,
-        &lock_key,
-        &wanted_key,
-        &metrics_key,
-        &cfg.rate_limit_max_requests.to_string(),
-        &cfg.rate_limit_window_ms.to_string(),
-        &dedupe_ttl_ms.to_string(),
-        if count > 0 { &accepted } else { "" },
-        &count.to_string(),
-        &dead_json,
-        key.as_str(),
-    ];
-    let mut all: Vec<&str> = args.to_vec();
-    let now = req.now_ms.to_string();
-    all.push(&log.request_id);
-    all.push(&now);
-    let lock_ttl = cfg.drain_lock_ms.to_string();
-    all.push(&lock_ttl);
-    let carried = metrics.take();
-    let carried_text: Vec<(String, String)> = carried
-        .iter()
-        .map(|(f, n)| (f.clone(), n.to_string()))
-        .collect();
-    for (f, n) in &carried_text {
-        all.push(f);
-        all.push(n);
+    let enriched = ingest::enrich_all(cfg, &batch, &edge, &key, rng)?;
+    if enriched.events.is_empty() && matches!(cfg.sink, crate::config::Sink::ClickHouse(_)) {
+        return Err(IngestError::AllInvalid(enriched.rejects));
     }
-    Ok(Plan::Call {
-        call: Call::Redis(command(&all)),
-        pending: Pending {
-            direct: false,
-            origin: origin.map(str::to_string),
-            accepted: count,
-            rejects,
-            log: log.clone(),
-            metrics: carried,
-        },
-    })
+    let pending = Pending {
+        direct: false,
+        origin: origin.map(str::to_string),
+        accepted: 0,
+        rejects: Rejects::default(),
+        log: log.clone(),
+        metrics: Vec::new(),
+    };
+    let rl_client = ip.map_or_else(|| "unknown".to_string(), |i| i.to_string());
+    ingest::call(
+        cfg, enriched, &key, &rl_client, req.now_ms, pending, metrics,
+    )
 }
 
 /// Outcome of the adapter's HTTP call: status and body, or a transport error.
@@ -663,7 +584,7 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
             let mut body = serde_json::json!({ "success": true, "accepted": accepted });
             if let Some(obj) = body.as_object_mut() {
                 if !rejects.is_empty() {
-                    obj.insert("rejected".into(), rejects_json(&rejects));
+                    rejects.add_to(obj);
                 }
                 if duplicate {
                     obj.insert("duplicate".into(), true.into());
@@ -683,7 +604,7 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
             e.to_reply()
         }
     };
-    log.rejected = rejects.len();
+    log.rejected = rejects.total();
     cfg.origins.decorate(origin.as_deref(), &mut reply);
     reply.set_header("x-request-id", log.request_id.clone());
     log.status = reply.status;
@@ -711,5 +632,7 @@ pub struct Finished {
     pub unflushed: Vec<(String, u64)>,
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

@@ -527,11 +527,7 @@ pub async fn drain_once<I: Io>(
             Err((Failure::Transient, m)) => return Err(DrainError::ClickHouse(m)),
             Err((Failure::Permanent, m)) if batches.len() == 1 => {
                 for id in all_ids {
-                    dead.push((
-                        id,
-                        format!("ClickHouse refused the rows: {m}"),
-                        String::new(),
-                    ));
+                    dead.push(refused(&entries, id, &m));
                 }
             }
             Err((Failure::Permanent, _)) => {
@@ -548,16 +544,7 @@ pub async fn drain_once<I: Io>(
                         }
                         Err((Failure::Permanent, m)) => {
                             for id in b.ids {
-                                let payload = entries
-                                    .iter()
-                                    .find(|e| e.id == id)
-                                    .map(fields_json)
-                                    .unwrap_or_default();
-                                dead.push((
-                                    id,
-                                    format!("ClickHouse refused the rows: {m}"),
-                                    payload,
-                                ));
+                                dead.push(refused(&entries, id, &m));
                             }
                         }
                         Err((Failure::Transient, m)) => {
@@ -572,6 +559,17 @@ pub async fn drain_once<I: Io>(
     }
     finish(io, cfg, &done, &dead, &mut report).await?;
     Ok(report)
+}
+
+/// The dead letter of an entry whose rows ClickHouse refused: the entry's full payload,
+/// so `replay` can bring it back once the cause is fixed (an acked entry is never lost).
+fn refused(entries: &[Entry], id: String, why: &str) -> (String, String, String) {
+    let payload = entries
+        .iter()
+        .find(|e| e.id == id)
+        .map(fields_json)
+        .unwrap_or_default();
+    (id, format!("ClickHouse refused the rows: {why}"), payload)
 }
 
 async fn finish<I: Io>(

@@ -5,7 +5,14 @@
 use crate::event::{ObjectWriter, RawObject, push_json_str};
 use crate::timestamp::format_ms;
 use crate::validate::Checked;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
+
+/// Longest `User-Agent` copied into `context.userAgent`; longer ones are cut (at a
+/// character boundary). Edge-added fields are bounded so they cannot multiply a request.
+pub const MAX_USER_AGENT: usize = 512;
+/// Longest geo value taken from CDN headers; longer values are ignored.
+pub const MAX_GEO_VALUE: usize = 128;
 
 /// Geo data the platform knows about the client (Cloudflare's `request.cf`, CDN headers).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -51,7 +58,7 @@ pub fn geo_from_headers(h: &http::HeaderMap) -> Option<Geo> {
             h.get(*n)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
-                .filter(|v| !v.is_empty() && *v != "XX")
+                .filter(|v| !v.is_empty() && *v != "XX" && v.len() <= MAX_GEO_VALUE)
                 .map(str::to_string)
         })
     };
@@ -117,25 +124,26 @@ fn enriched_context(
     edge: &Edge<'_>,
 ) -> String {
     let mut w = ObjectWriter::with_capacity(256);
-    let has = |k: &str| own.and_then(|o| o.get(k)).is_some();
-    let mut seen: Vec<&str> = Vec::new();
+    // Last occurrence wins: walk backwards and skip keys already written. Sets, not
+    // lists, so a context with many keys costs n log n, not n².
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut client_ip: Option<IpAddr> = None;
     for (k, v) in own.iter().flat_map(|o| o.members.iter()).rev() {
-        // last occurrence wins: walk backwards and skip keys already written
-        if seen.contains(&k.as_ref()) {
+        if !seen.insert(k.as_ref()) {
             continue;
         }
-        seen.push(k.as_ref());
         if k == "ip" {
+            // The client's own IP wins when it parses; otherwise the edge's is used. Either
+            // way `ip` is written once, below.
             client_ip = crate::event::raw_str(v).and_then(|s| s.parse().ok());
-            if client_ip.is_some() || v.get() == "null" {
-                continue;
-            }
+            continue;
         }
         w.raw(k, v.get());
     }
-    for (k, v) in batch.iter().flat_map(|o| o.members.iter()) {
-        if !has(k) && !seen.contains(&k.as_ref()) && k != "ip" {
+    let has = |k: &str| seen.contains(k);
+    let mut inherited: BTreeSet<&str> = BTreeSet::new();
+    for (k, v) in batch.iter().flat_map(|o| o.members.iter()).rev() {
+        if k != "ip" && !has(k) && inherited.insert(k.as_ref()) {
             w.raw(k, v.get());
         }
     }
@@ -164,7 +172,7 @@ fn enriched_context(
         w.raw("location", &g.finish());
     }
     if let (false, Some(ua)) = (has("userAgent"), edge.user_agent) {
-        w.str("userAgent", ua);
+        w.str("userAgent", crate::validate::truncate(ua, MAX_USER_AGENT));
     }
     w.finish()
 }
@@ -214,16 +222,19 @@ pub fn enrich(
     if let Some(a) = &checked.anonymous_id {
         w.str("anonymousId", a);
     }
-    let mut written: Vec<&str> = Vec::with_capacity(obj.members.len());
+    let mut written: BTreeSet<&str> = BTreeSet::new();
     for (k, v) in obj.members.iter().rev() {
-        if REPLACED.contains(&k.as_ref()) || written.contains(&k.as_ref()) {
+        if REPLACED.contains(&k.as_ref()) || !written.insert(k.as_ref()) {
             continue;
         }
-        written.push(k.as_ref());
         w.raw(k, v.get());
     }
     let sent = checked.sent_at_ms.or(batch.sent_at_ms);
-    let ts = corrected_timestamp(edge.now_ms, checked.client_ts_ms, sent);
+    // Skew correction against a far-off `sentAt` can leave the storable range: then the
+    // arrival time is the best estimate there is.
+    let ts = Some(corrected_timestamp(edge.now_ms, checked.client_ts_ms, sent))
+        .filter(|ms| crate::timestamp::storable(*ms))
+        .unwrap_or(edge.now_ms);
     w.str("timestamp", &format_ms(ts));
     if let Some(orig) = checked.client_ts_ms {
         w.str("originalTimestamp", &format_ms(orig));

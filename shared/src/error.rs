@@ -9,7 +9,7 @@ pub enum IngestError {
     /// The body is not JSON of the expected shape (names what was wrong).
     Malformed(String),
     /// Every event of the request was invalid; the rejects explain each one.
-    AllInvalid(Vec<crate::validate::Reject>),
+    AllInvalid(crate::validate::Rejects),
     /// No write key in `Authorization` nor in the body.
     MissingWriteKey,
     /// A write key was given but is not in `ALLOWED_WRITE_KEYS`.
@@ -23,6 +23,10 @@ pub enum IngestError {
         /// The cap that was exceeded, in bytes.
         limit: usize,
     },
+    /// The request would grow past its work budget after enrichment (see
+    /// [`crate::collector::work_budget`]): too many events, or a batch-level `context`
+    /// copied into too many events. Names the field and the limit.
+    Expands(String),
     /// `Content-Encoding` other than identity or gzip.
     UnsupportedEncoding(String),
     /// Route exists but not for this method.
@@ -49,7 +53,7 @@ impl IngestError {
             Self::OriginNotAllowed(_) => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::TooLarge { .. } => 413,
+            Self::TooLarge { .. } | Self::Expands(_) => 413,
             Self::UnsupportedEncoding(_) => 415,
             Self::RateLimited { .. } => 429,
             Self::Config(_) => 500,
@@ -67,6 +71,7 @@ impl IngestError {
             Self::InvalidSignature(_) => "invalid_signature",
             Self::OriginNotAllowed(_) => "origin_not_allowed",
             Self::TooLarge { .. } => "payload_too_large",
+            Self::Expands(_) => "batch_too_large",
             Self::UnsupportedEncoding(_) => "unsupported_content_encoding",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotFound => "not_found",
@@ -80,12 +85,12 @@ impl IngestError {
     pub fn message(&self) -> String {
         match self {
             Self::Malformed(m) => m.clone(),
-            Self::AllInvalid(r) => format!("all {} events were rejected", r.len()),
+            Self::AllInvalid(r) => format!("all {} events were rejected", r.total()),
             Self::MissingWriteKey => {
                 "missing write key: send `Authorization: Basic base64(writeKey:)` or a `writeKey` field".into()
             }
             Self::UnknownWriteKey => "write key is not allowed".into(),
-            Self::InvalidSignature(m) => m.clone(),
+            Self::InvalidSignature(m) | Self::Expands(m) => m.clone(),
             Self::OriginNotAllowed(o) => format!("origin {o:?} is not in ALLOWED_ORIGINS"),
             Self::TooLarge { limit } => format!("body exceeds {limit} bytes"),
             Self::UnsupportedEncoding(e) => {
@@ -109,7 +114,7 @@ impl IngestError {
             "message": self.message(),
         });
         if let (Self::AllInvalid(rejects), Some(obj)) = (self, body.as_object_mut()) {
-            obj.insert("rejected".into(), crate::validate::rejects_json(rejects));
+            rejects.add_to(obj);
         }
         let mut reply = Reply::json(self.status(), body.to_string());
         match self {

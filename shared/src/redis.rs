@@ -9,17 +9,18 @@ use crate::enrich::json_str;
 /// KEYS: 1 stream, 2 dead-letter stream, 3 rate-limit counter, 4 retry marker,
 /// 5 drain lock, 6 drain-wanted flag, 7 metrics hash.
 /// ARGV: 1 max requests (0 = no limit), 2 window ms, 3 marker TTL ms (0 = off),
-/// 4 accepted events as a JSON array ('' = none), 5 accepted count, 6 rejects JSON
-/// ('' = none), 7 write key id, 8 request id, 9 received-at ms, 10 drain lock TTL ms
-/// (0 = this deployment does not drain after acking), then (field, increment) pairs for
-/// the metrics hash (earlier requests' counters, see [`crate::metrics`]).
+/// 4 accepted events as a JSON array ('' = none), 5 accepted count, 6 listed rejects
+/// as a JSON array ('' = none), 7 write key id, 8 request id, 9 received-at ms, 10 drain
+/// lock TTL ms (0 = this deployment does not drain after acking), 11 rejected count
+/// (listed or not), then (field, increment) pairs for the metrics hash (earlier
+/// requests' counters, see [`crate::metrics`]).
 ///
 /// Returns `{"ok", entry id, drain}`, `{"limited", ms until the window resets}` or
 /// `{"duplicate", entry id of the first delivery}`. `drain` is 1 when this request took
 /// the drain lock (it should drain after responding); otherwise the flag tells the
 /// current drainer that more arrived, so nothing waits for the cron.
 pub const INGEST_SCRIPT: &str = r#"
-for i = 11, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
+for i = 12, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
 local max = tonumber(ARGV[1])
 if max > 0 then
   local n = redis.call('INCR', KEYS[3])
@@ -40,7 +41,7 @@ if ARGV[4] ~= '' then
   id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'n', ARGV[5], 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'events', ARGV[4])
 end
 if ARGV[6] ~= '' then
-  redis.call('XADD', KEYS[2], '*', 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'rejects', ARGV[6])
+  redis.call('XADD', KEYS[2], '*', 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'rejects', ARGV[6], 'count', ARGV[11])
 end
 if ttl > 0 then redis.call('SET', KEYS[4], id, 'PX', ttl) end
 local drain = 0

@@ -17,14 +17,61 @@ pub struct Reject {
     pub reason: String,
 }
 
-/// JSON array of rejects for responses.
-pub fn rejects_json(rejects: &[Reject]) -> serde_json::Value {
-    serde_json::Value::Array(
-        rejects
-            .iter()
-            .map(|r| serde_json::json!({ "index": r.index, "field": r.field, "reason": r.reason }))
-            .collect(),
-    )
+/// How many rejects a reply lists (and the dead-letter record keeps) at most; past that
+/// only the count grows. Keeps both under a fixed size whatever the request holds.
+pub const MAX_LISTED_REJECTS: usize = 100;
+
+/// The rejects of one request: the first [`MAX_LISTED_REJECTS`] in full, and the total.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rejects {
+    listed: Vec<Reject>,
+    total: usize,
+}
+
+impl Rejects {
+    /// Record a reject; returns whether it was listed (false once the list is full).
+    pub fn push(&mut self, r: Reject) -> bool {
+        self.total += 1;
+        let listed = self.listed.len() < MAX_LISTED_REJECTS;
+        if listed {
+            self.listed.push(r);
+        }
+        listed
+    }
+
+    /// Number of rejected events, listed or not.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Whether no event was rejected.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The listed rejects, in request order.
+    pub fn listed(&self) -> &[Reject] {
+        &self.listed
+    }
+
+    /// JSON array of the listed rejects, for replies.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.listed
+                .iter()
+                .map(|r| serde_json::json!({ "index": r.index, "field": r.field, "reason": r.reason }))
+                .collect(),
+        )
+    }
+
+    /// Add `rejected` (the listed ones) and, when some were not listed, `rejected_count`
+    /// to a reply object.
+    pub fn add_to(&self, obj: &mut serde_json::Map<String, serde_json::Value>) {
+        obj.insert("rejected".into(), self.to_json());
+        if self.total > self.listed.len() {
+            obj.insert("rejected_count".into(), self.total.into());
+        }
+    }
 }
 
 /// What validation learned about a good event, for enrichment.
@@ -111,7 +158,7 @@ fn optional_timestamp(obj: &RawObject<'_>, field: &'static str) -> Result<Option
     };
     let s =
         raw_str(raw).ok_or_else(|| reject(field, format!("{field} must be an ISO-8601 string")))?;
-    timestamp::parse_ms(&s).map(Some).ok_or_else(|| {
+    let ms = timestamp::parse_ms(&s).ok_or_else(|| {
         reject(
             field,
             format!(
@@ -119,10 +166,21 @@ fn optional_timestamp(obj: &RawObject<'_>, field: &'static str) -> Result<Option
                 truncate(&s, 40)
             ),
         )
-    })
+    })?;
+    if !timestamp::storable(ms) {
+        return Err(reject(
+            field,
+            format!(
+                "{field} {:?} is outside the storable range 1900-01-01 to 2299-12-31 (UTC)",
+                truncate(&s, 40)
+            ),
+        ));
+    }
+    Ok(Some(ms))
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;

@@ -6,7 +6,10 @@
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod workers {
-    use ingest_core::collector::{Finished, Incoming, Plan, config_error_reply, finish, plan};
+    use ingest_core::collector::{
+        Finished, Incoming, Plan, body_read_cap, config_error_reply, declared_over_limit, finish,
+        plan,
+    };
     use ingest_core::drain::{drain_after_ack, drain_scheduled};
     use ingest_core::metrics::Metrics;
     use platform::workers as w;
@@ -37,8 +40,8 @@ mod workers {
             }
         };
         let method = req.method();
-        let body = if method == worker::Method::Post {
-            req.bytes().await.unwrap_or_default()
+        let body = if method == worker::Method::Post && !declared_over_limit(cfg, &headers) {
+            w::read_capped(&mut req, body_read_cap(cfg)).await
         } else {
             Vec::new()
         };
@@ -156,18 +159,25 @@ mod workers {
     reason = "spin-sdk's #[http_component] generates the component's export glue"
 )]
 mod spin {
-    use ingest_core::collector::{Finished, Incoming, Plan, config_error_reply, finish, plan};
+    use ingest_core::collector::{
+        Finished, Incoming, Plan, body_read_cap, config_error_reply, declared_over_limit, finish,
+        plan,
+    };
     use platform::spin as s;
-    use spin_sdk::http::{Request, Response};
+    use spin_sdk::http::{IncomingRequest, Method, Response};
     use spin_sdk::http_component;
 
+    /// Takes the request unread, so the body is streamed with a cap (or not read at all
+    /// when its declared length is over it).
     #[http_component]
-    async fn handle(req: Request) -> Response {
+    async fn handle(req: IncomingRequest) -> Response {
         let started = s::now_ms();
-        if health::is_health_path(req.path()) {
-            return health::spin::handle(&req).await;
+        let path = s::incoming_path(&req);
+        let method = req.method();
+        if health::is_health_path(&path) {
+            return health::spin::handle(s::method_name(&method), &path).await;
         }
-        let headers = s::header_map(&req);
+        let headers = s::incoming_headers(&req);
         let cfg = match s::config() {
             Ok(c) => c,
             Err(e) => {
@@ -180,11 +190,16 @@ mod spin {
             }
         };
         let geo = ingest_core::enrich::geo_from_headers(&headers);
+        let body = if method == Method::Post && !declared_over_limit(&cfg, &headers) {
+            s::read_capped(req, body_read_cap(&cfg)).await
+        } else {
+            Vec::new()
+        };
         let incoming = Incoming {
-            method: s::method(&req),
-            path: req.path(),
+            method: s::method_name(&method),
+            path: &path,
             headers: &headers,
-            body: req.body(),
+            body: &body,
             peer_ip: None,
             geo: geo.as_ref(),
             now_ms: started,

@@ -12,7 +12,7 @@ use ingest_core::collector::{CallOutcome, Random};
 use ingest_core::drain::Io;
 use ingest_core::redis::RestCall;
 use ingest_core::{Config, Reply};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 
 /// Look a configuration value up: Spin variables (lower-cased names, as Spin requires),
 /// then the environment.
@@ -55,34 +55,52 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The request's headers as an `http::HeaderMap`.
-pub fn header_map(req: &Request) -> http::HeaderMap {
+/// The headers of a streamed request as an `http::HeaderMap`, with `Host` restored from
+/// the authority (wasi:http carries it outside the headers).
+pub fn incoming_headers(req: &IncomingRequest) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
-    for (k, v) in req.headers() {
+    for (k, v) in req.headers().entries() {
         if let (Ok(name), Ok(value)) = (
             http::header::HeaderName::from_bytes(k.as_bytes()),
-            http::header::HeaderValue::from_bytes(v.as_bytes()),
+            http::header::HeaderValue::from_bytes(&v),
         ) {
             map.append(name, value);
         }
     }
-    // wasi:http carries the authority outside the headers: restore `Host` for the core.
     if !map.contains_key("host") {
-        let authority = req
-            .uri()
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next());
-        if let Some(value) = authority.and_then(|a| http::header::HeaderValue::from_str(a).ok()) {
+        let authority = req.authority().unwrap_or_default();
+        if let Ok(value) = http::header::HeaderValue::from_str(&authority) {
             map.insert(http::header::HOST, value);
         }
     }
     map
 }
 
-/// Method name.
-pub fn method(req: &Request) -> &'static str {
-    match req.method() {
+/// The path of a streamed request, without the query.
+pub fn incoming_path(req: &IncomingRequest) -> String {
+    let pq = req.path_with_query().unwrap_or_default();
+    pq.split('?').next().unwrap_or_default().to_string()
+}
+
+/// Read a request body, stopping at `cap` bytes (see
+/// `ingest_core::collector::body_read_cap`; a body declared larger is not read at all).
+pub async fn read_capped(req: IncomingRequest, cap: usize) -> Vec<u8> {
+    use futures_util::StreamExt as _;
+    let mut body = Vec::new();
+    let mut stream = std::pin::pin!(req.into_body_stream());
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+        if body.len() >= cap {
+            break;
+        }
+    }
+    body
+}
+
+/// Method name of a request (buffered or streamed).
+pub fn method_name(m: &Method) -> &'static str {
+    match m {
         Method::Get => "GET",
         Method::Post => "POST",
         Method::Options => "OPTIONS",
@@ -92,6 +110,11 @@ pub fn method(req: &Request) -> &'static str {
         Method::Patch => "PATCH",
         _ => "OTHER",
     }
+}
+
+/// Method name.
+pub fn method(req: &Request) -> &'static str {
+    method_name(req.method())
 }
 
 /// Convert the core's reply.

@@ -96,6 +96,24 @@ pub fn now_ms() -> i64 {
     i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Read a request body as a stream, stopping at `cap` bytes (see
+/// `ingest_core::collector::body_read_cap`; a body declared larger is not read at all).
+pub async fn read_capped(req: &mut Request, cap: usize) -> Vec<u8> {
+    use futures_util::StreamExt as _;
+    let mut body = Vec::new();
+    let Ok(mut stream) = req.stream() else {
+        return body;
+    };
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+        if body.len() >= cap {
+            break;
+        }
+    }
+    body
+}
+
 /// Copy the request headers into an `http::HeaderMap` (invalid ones are skipped).
 pub fn header_map(headers: &Headers) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();

@@ -1,7 +1,7 @@
 use super::*;
 use serde_json::{Value, json};
 
-struct Counter(u8);
+pub(super) struct Counter(pub(super) u8);
 impl Random for Counter {
     fn fill(&mut self, buf: &mut [u8]) {
         for b in buf {
@@ -11,7 +11,7 @@ impl Random for Counter {
     }
 }
 
-fn cfg(extra: &[(&str, &str)]) -> Config {
+pub(super) fn cfg(extra: &[(&str, &str)]) -> Config {
     let mut vars = vec![
         ("ALLOWED_WRITE_KEYS", "wk_test"),
         ("REDIS_URL", "http://127.0.0.1:1"),
@@ -28,7 +28,7 @@ fn cfg(extra: &[(&str, &str)]) -> Config {
     .unwrap()
 }
 
-fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+pub(super) fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
     let mut h = http::HeaderMap::new();
     for (k, v) in pairs {
         h.insert(*k, v.parse().unwrap());
@@ -36,9 +36,9 @@ fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
     h
 }
 
-const AUTH: (&str, &str) = ("authorization", "Basic d2tfdGVzdDo="); // wk_test:
+pub(super) const AUTH: (&str, &str) = ("authorization", "Basic d2tfdGVzdDo="); // wk_test:
 
-fn run(method: &str, path: &str, h: &http::HeaderMap, body: &str) -> Plan {
+pub(super) fn run(method: &str, path: &str, h: &http::HeaderMap, body: &str) -> Plan {
     let req = Incoming {
         method,
         path,
@@ -56,7 +56,7 @@ fn run(method: &str, path: &str, h: &http::HeaderMap, body: &str) -> Plan {
     )
 }
 
-fn call_args(p: Plan) -> (Vec<String>, Pending) {
+pub(super) fn call_args(p: Plan) -> (Vec<String>, Pending) {
     match p {
         Plan::Call {
             call: Call::Redis(call),
@@ -70,7 +70,7 @@ fn call_args(p: Plan) -> (Vec<String>, Pending) {
     }
 }
 
-fn reply(p: Plan) -> Reply {
+pub(super) fn reply(p: Plan) -> Reply {
     match p {
         Plan::Respond(r, _) => r,
         Plan::Call { .. } => panic!("expected a reply"),

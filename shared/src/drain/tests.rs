@@ -89,3 +89,67 @@ fn config_requires_clickhouse_and_checks_numbers() {
     .unwrap_err();
     assert!(err.contains("BATCH_SIZE"));
 }
+
+/// A scripted port: answers Redis calls by the command name and ClickHouse calls from a
+/// queue, and records every call.
+struct FakeIo {
+    redis: std::cell::RefCell<Vec<String>>,
+    clickhouse: std::cell::RefCell<Vec<CallOutcome>>,
+    entries: Value,
+}
+
+impl Io for FakeIo {
+    async fn redis(&self, call: &RestCall) -> CallOutcome {
+        self.redis.borrow_mut().push(call.body.clone());
+        let args: Vec<String> = serde_json::from_str(&call.body).unwrap_or_default();
+        let result = match args.first().map(String::as_str) {
+            Some("XREADGROUP") => json!([["analytics_events", self.entries.clone()]]),
+            Some("EVAL") => json!([1, 0]),
+            _ => json!("OK"),
+        };
+        Ok((200, json!({ "result": result }).to_string().into_bytes()))
+    }
+    async fn clickhouse(&self, _req: &clickhouse::Request) -> CallOutcome {
+        self.clickhouse.borrow_mut().remove(0)
+    }
+    fn now_ms(&self) -> i64 {
+        0
+    }
+    async fn sleep(&self, _ms: u64) {}
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn drain_cfg() -> DrainConfig {
+    DrainConfig::from_lookup(|k| (k == "CLICKHOUSE_URL").then(|| "http://127.0.0.1:1".into()))
+        .unwrap()
+}
+
+#[test]
+fn a_refused_single_entry_is_dead_lettered_with_its_full_payload() {
+    let events =
+        r#"[{"type":"track","messageId":"m1","timestamp":"2026-01-01T00:00:00Z","event":"A"}]"#;
+    let io = FakeIo {
+        redis: Default::default(),
+        clickhouse: std::cell::RefCell::new(vec![Ok((400, b"Code: 27. bad row".to_vec()))]),
+        entries: json!([["5-0", ["wk", "k", "events", events]]]),
+    };
+    let report = block_on(drain_once(&io, &drain_cfg(), "c", Pass::default(), || 0)).unwrap();
+    assert_eq!(report.dead_lettered, 1);
+    let calls = io.redis.borrow();
+    let ack: Vec<String> = serde_json::from_str(calls.last().unwrap()).unwrap();
+    // ... ARGV: group, rows, retention, 0 acked ids, then (id, reason, payload)
+    let payload: Value = serde_json::from_str(ack.last().unwrap()).unwrap();
+    assert_eq!(ack[ack.len() - 3], "5-0");
+    assert!(ack[ack.len() - 2].contains("refused"));
+    assert_eq!(payload["events"], events);
+    assert_eq!(payload["wk"], "k");
+}
