@@ -18,6 +18,8 @@ pub enum IngestError {
     InvalidSignature(String),
     /// The browser origin is not in `ALLOWED_ORIGINS`.
     OriginNotAllowed(String),
+    /// The `Host` header is missing or not a valid `host[:port]` (names why).
+    InvalidHost(String),
     /// Body (raw or inflated) larger than the configured cap.
     TooLarge {
         /// The cap that was exceeded, in bytes.
@@ -48,7 +50,7 @@ impl IngestError {
     /// HTTP status code for this error.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Malformed(_) | Self::AllInvalid(_) => 400,
+            Self::Malformed(_) | Self::AllInvalid(_) | Self::InvalidHost(_) => 400,
             Self::MissingWriteKey | Self::UnknownWriteKey | Self::InvalidSignature(_) => 401,
             Self::OriginNotAllowed(_) => 403,
             Self::NotFound => 404,
@@ -70,6 +72,7 @@ impl IngestError {
             Self::UnknownWriteKey => "invalid_write_key",
             Self::InvalidSignature(_) => "invalid_signature",
             Self::OriginNotAllowed(_) => "origin_not_allowed",
+            Self::InvalidHost(_) => "invalid_host",
             Self::TooLarge { .. } => "payload_too_large",
             Self::Expands(_) => "batch_too_large",
             Self::UnsupportedEncoding(_) => "unsupported_content_encoding",
@@ -92,6 +95,7 @@ impl IngestError {
             Self::UnknownWriteKey => "write key is not allowed".into(),
             Self::InvalidSignature(m) | Self::Expands(m) => m.clone(),
             Self::OriginNotAllowed(o) => format!("origin {o:?} is not in ALLOWED_ORIGINS"),
+            Self::InvalidHost(m) => m.clone(),
             Self::TooLarge { limit } => format!("body exceeds {limit} bytes"),
             Self::UnsupportedEncoding(e) => {
                 format!("Content-Encoding {e:?} is not supported (use gzip or none)")

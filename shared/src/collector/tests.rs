@@ -455,3 +455,176 @@ fn signed_keys_must_sign() {
     };
     assert_eq!(r.status, 401);
 }
+
+fn settings_with(env: &[(&str, &str)], h: &http::HeaderMap) -> Reply {
+    let req = Incoming {
+        method: "GET",
+        path: "/v1/projects/wk_test/settings",
+        headers: h,
+        body: b"",
+        peer_ip: None,
+        geo: None,
+        now_ms: 1_700_000_000_000,
+    };
+    reply(plan(
+        &cfg(env),
+        &req,
+        &mut Counter(0),
+        &mut crate::metrics::Metrics::default(),
+    ))
+}
+
+fn segment_io(r: &Reply) -> (String, String) {
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    let s = &v["integrations"]["Segment.io"];
+    (
+        s["apiHost"].as_str().unwrap().to_string(),
+        s["protocol"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn settings_ignore_request_headers_when_public_api_host_is_set() {
+    let forged = headers(&[("host", "evil.example"), ("x-forwarded-proto", "http")]);
+    let public = [("PUBLIC_API_HOST", "ingest.example.com/v1")];
+    assert_eq!(
+        segment_io(&settings_with(&public, &forged)),
+        ("ingest.example.com/v1".into(), "https".into())
+    );
+    let mut no_host = http::HeaderMap::new();
+    no_host.insert("x-forwarded-proto", "ftp".parse().unwrap());
+    assert_eq!(
+        segment_io(&settings_with(&public, &no_host)),
+        ("ingest.example.com/v1".into(), "https".into())
+    );
+    let local = [("PUBLIC_API_HOST", "127.0.0.1:8787/v1")];
+    assert_eq!(
+        segment_io(&settings_with(&local, &forged)),
+        ("127.0.0.1:8787/v1".into(), "http".into())
+    );
+}
+
+#[test]
+fn settings_refuse_a_missing_or_invalid_host_header_with_400() {
+    let long = format!("{}.example", "a".repeat(250));
+    for host in [
+        "evil.example/x",
+        "evil.example/\"><script>",
+        "user@evil.example",
+        "evil.example?x=1",
+        "evil.example#x",
+        "evil.example:abc",
+        "evil.example:",
+        "evil.example:99999",
+        "evil.example:0",
+        "evil.example:80:80",
+        "evil .example",
+        "evil..example",
+        "evil.example.",
+        "[::1",
+        "[::1]x",
+        "::1",
+        "1.2.3",
+        "",
+        long.as_str(),
+    ] {
+        let r = settings_with(&[], &headers(&[("host", host)]));
+        assert_eq!(r.status, 400, "{host:?}: {}", r.body);
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["code"], "invalid_host", "{host:?}");
+        assert!(
+            v["message"].as_str().unwrap().contains("Host header"),
+            "{host:?}: {}",
+            v["message"]
+        );
+        assert_eq!(r.header("cache-control"), None, "{host:?}");
+    }
+    let r = settings_with(&[], &http::HeaderMap::new());
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("Host header is missing"), "{}", r.body);
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        "host",
+        http::HeaderValue::from_bytes(b"\xe9vil.example").unwrap(),
+    );
+    assert_eq!(settings_with(&[], &h).status, 400);
+}
+
+#[test]
+fn settings_protocol_is_https_unless_the_host_is_loopback() {
+    for (host, forwarded, want_host, want_proto) in [
+        ("ingest.example.com", None, "ingest.example.com/v1", "https"),
+        (
+            "ingest.example.com",
+            Some("http"),
+            "ingest.example.com/v1",
+            "https",
+        ),
+        (
+            "ingest.example.com",
+            Some("gopher"),
+            "ingest.example.com/v1",
+            "https",
+        ),
+        (
+            "Ingest.Example.COM:8443",
+            None,
+            "ingest.example.com:8443/v1",
+            "https",
+        ),
+        (
+            "localhost.evil.example",
+            None,
+            "localhost.evil.example/v1",
+            "https",
+        ),
+        ("127.evil.example", None, "127.evil.example/v1", "https"),
+        ("[::2]:8787", None, "[::2]:8787/v1", "https"),
+        ("10.0.0.1:8787", None, "10.0.0.1:8787/v1", "https"),
+        ("127.0.0.1:8787", None, "127.0.0.1:8787/v1", "http"),
+        ("127.9.9.9", None, "127.9.9.9/v1", "http"),
+        ("localhost:8787", None, "localhost:8787/v1", "http"),
+        ("[::1]:8787", None, "[::1]:8787/v1", "http"),
+        ("[0:0:0:0:0:0:0:1]", None, "[::1]/v1", "http"),
+        (
+            "127.0.0.1:8787",
+            Some("https"),
+            "127.0.0.1:8787/v1",
+            "https",
+        ),
+        (
+            "127.0.0.1:8787",
+            Some("javascript"),
+            "127.0.0.1:8787/v1",
+            "http",
+        ),
+    ] {
+        let mut pairs = vec![("host", host)];
+        if let Some(p) = forwarded {
+            pairs.push(("x-forwarded-proto", p));
+        }
+        assert_eq!(
+            segment_io(&settings_with(&[], &headers(&pairs))),
+            (want_host.to_string(), want_proto.to_string()),
+            "{host} {forwarded:?}"
+        );
+    }
+}
+
+#[test]
+fn settings_reply_varies_on_host_forwarded_proto_and_origin() {
+    let h = headers(&[
+        ("host", "ingest.example.com"),
+        ("origin", "https://app.example"),
+    ]);
+    let r = settings_with(&[], &h);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+    assert_eq!(r.header("vary"), Some("Host, X-Forwarded-Proto, Origin"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(r.header("access-control-allow-credentials"), None);
+}
