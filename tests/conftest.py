@@ -63,6 +63,14 @@ def uid(prefix="t"):
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def peer_headers(ip):
+    """The headers by which each runtime's platform names the client: Cloudflare's edge
+    sets CF-Connecting-IP, the Spin host sets spin-client-addr (wasmtime serve sets
+    none, so the suite plays the host's part). Other proxy headers are not believed."""
+    host = f"[{ip}]" if ":" in ip else ip
+    return {"CF-Connecting-IP": ip, "spin-client-addr": f"{host}:40000"}
+
+
 class Client:
     """A thin HTTP client for the collector with a per-test client IP."""
 
@@ -71,7 +79,7 @@ class Client:
         self.ip = fresh_ip()
 
     def post(self, path, body=None, key=KEY, headers=None, raw=None, gzip_body=False):
-        h = {"CF-Connecting-IP": self.ip, "Content-Type": "application/json"}
+        h = {**peer_headers(self.ip), "Content-Type": "application/json"}
         if key is not None:
             h["Authorization"] = basic(key)
         h.update(headers or {})
@@ -82,7 +90,7 @@ class Client:
         return self.session.post(COLLECTOR_URL + path, data=data, headers=h, timeout=30)
 
     def request(self, method, path, headers=None):
-        h = {"CF-Connecting-IP": self.ip}
+        h = peer_headers(self.ip)
         h.update(headers or {})
         return self.session.request(method, COLLECTOR_URL + path, headers=h, timeout=30)
 

@@ -89,7 +89,8 @@ pub struct SigningSecrets {
     by_digest: Vec<([u8; 32], String)>,
 }
 
-/// Header carrying `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
+/// Header carrying the signature: `v2=<hex>` (see [`sign_v2`]), or the deprecated
+/// `sha256=<hex>` of [`sign`] (v1: timestamp and body only).
 pub const SIGNATURE_HEADER: &str = "x-signature";
 /// Header carrying the signing time, Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
@@ -127,44 +128,126 @@ impl SigningSecrets {
     }
 }
 
-/// HMAC-SHA256 signature value (`sha256=<hex>`) of `body` signed at `timestamp`.
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+fn mac(secret: &str, parts: &[&[u8]]) -> Option<hmac::Hmac<Sha256>> {
     use hmac::{KeyInit, Mac};
-    // HMAC takes keys of any length, so this never fails; an empty value never verifies.
-    let Ok(mut mac) = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("sha256={}", hex(&mac.finalize().into_bytes()))
+    // HMAC takes keys of any length, so this never fails.
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).ok()?;
+    for p in parts {
+        mac.update(p);
+    }
+    Some(mac)
 }
 
-/// Check a request's signature headers against `secret` at `now_s` (constant time).
+/// Signature v1 (deprecated: it covers neither method nor path): `sha256=<hex
+/// HMAC-SHA256(secret, "<timestamp>.<body>")>`.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    use hmac::Mac;
+    let ts = timestamp.to_string();
+    mac(secret, &[ts.as_bytes(), b".", body]).map_or_else(String::new, |m| {
+        format!("sha256={}", hex(&m.finalize().into_bytes()))
+    })
+}
+
+fn v2_parts<'a>(method: &'a str, path: &'a str, ts: &'a str, body: &'a [u8]) -> [&'a [u8]; 8] {
+    [
+        b"v2\n",
+        method.as_bytes(),
+        b"\n",
+        path.as_bytes(),
+        b"\n",
+        ts.as_bytes(),
+        b"\n",
+        body,
+    ]
+}
+
+/// Signature v2: `v2=<hex HMAC-SHA256(secret, "v2\n<METHOD>\n<path>\n<timestamp>\n<body>")>`.
+/// `path` is the URL path without the query, as the collector receives it.
+pub fn sign_v2(secret: &str, method: &str, path: &str, timestamp: i64, body: &[u8]) -> String {
+    use hmac::Mac;
+    let ts = timestamp.to_string();
+    mac(secret, &v2_parts(method, path, &ts, body)).map_or_else(String::new, |m| {
+        format!("v2={}", hex(&m.finalize().into_bytes()))
+    })
+}
+
+/// What a signature is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    /// Request method, upper case.
+    pub method: &'a str,
+    /// URL path without the query.
+    pub path: &'a str,
+    /// The body exactly as received (before any inflation).
+    pub body: &'a [u8],
+    /// The collector's clock, Unix seconds.
+    pub now_s: i64,
+    /// v1 signatures are accepted until this time, Unix seconds (`SIGNATURE_V1_UNTIL`).
+    pub v1_until_s: i64,
+}
+
+/// Which signature scheme a request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVersion {
+    /// The deprecated `sha256=` form.
+    V1,
+    /// The `v2=` form: method, path, timestamp and body.
+    V2,
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Check a request's signature headers against `secret` (constant-time MAC comparison,
+/// overflow-safe clock arithmetic). A verified v2 signature must also be used only once:
+/// the caller refuses a repeat inside the window (the ingest script's `SET NX`).
 pub fn verify_signature(
     secret: &str,
     signature: Option<&str>,
     timestamp: Option<&str>,
-    body: &[u8],
-    now_s: i64,
-) -> Result<(), String> {
-    let sig =
-        signature.ok_or("missing X-Signature header (this write key requires signed requests)")?;
-    let ts: i64 = timestamp
+    req: Signed<'_>,
+) -> Result<SignatureVersion, String> {
+    use hmac::Mac;
+    let sig = signature
+        .ok_or("missing X-Signature header (this write key requires signed requests)")?
+        .trim();
+    let ts_text = timestamp
         .ok_or("missing X-Signature-Timestamp header")?
-        .trim()
+        .trim();
+    let ts: i64 = ts_text
         .parse()
         .map_err(|_| "X-Signature-Timestamp must be Unix seconds".to_string())?;
-    if (now_s - ts).abs() > SIGNATURE_TOLERANCE_SECONDS {
+    if req.now_s.abs_diff(ts) > SIGNATURE_TOLERANCE_SECONDS.unsigned_abs() {
         return Err(format!(
             "X-Signature-Timestamp is more than {SIGNATURE_TOLERANCE_SECONDS} s from the collector's clock"
         ));
     }
-    let want = sign(secret, ts, body);
-    if bool::from(want.as_bytes().ct_eq(sig.trim().as_bytes())) {
-        Ok(())
+    let (version, hex_mac, m) = if let Some(h) = sig.strip_prefix("v2=") {
+        let m = mac(secret, &v2_parts(req.method, req.path, ts_text, req.body));
+        (SignatureVersion::V2, h, m)
+    } else if let Some(h) = sig.strip_prefix("sha256=") {
+        if req.now_s > req.v1_until_s {
+            return Err("X-Signature v1 (sha256=) is no longer accepted: sign with v2 (method, path, timestamp and body)".into());
+        }
+        (
+            SignatureVersion::V1,
+            h,
+            mac(secret, &[ts_text.as_bytes(), b".", req.body]),
+        )
     } else {
-        Err("X-Signature does not match the body".into())
+        return Err("X-Signature must be v2=<hex> (or the deprecated sha256=<hex>)".into());
+    };
+    let given = decode_hex(hex_mac).ok_or("X-Signature is not hex")?;
+    match m.map(|m| m.verify_slice(&given)) {
+        Some(Ok(())) => Ok(version),
+        _ => Err("X-Signature does not match the request".into()),
     }
 }
 
@@ -229,14 +312,84 @@ mod tests {
             Some("other")
         );
         assert_eq!(secrets.secret_for(&keys.verify("k3").unwrap()), None);
+        let at = |body: &'static [u8], now_s: i64| Signed {
+            method: "POST",
+            path: "/v1/batch",
+            body,
+            now_s,
+            v1_until_s: i64::MAX,
+        };
+        let v = |sig: &str, ts: Option<&str>, req: Signed<'_>| {
+            verify_signature("s3cret", Some(sig), ts, req)
+        };
         let sig = sign("s3cret", 1000, b"{}");
         assert!(sig.starts_with("sha256=") && sig.len() == 71);
-        assert!(verify_signature("s3cret", Some(&sig), Some("1000"), b"{}", 1100).is_ok());
-        assert!(verify_signature("s3cret", Some(&sig), Some("1000"), b"{ }", 1100).is_err());
-        assert!(verify_signature("s3cret", Some(&sig), Some("1000"), b"{}", 1400).is_err());
-        assert!(verify_signature("s3cret", None, Some("1000"), b"{}", 1000).is_err());
-        assert!(verify_signature("s3cret", Some(&sig), None, b"{}", 1000).is_err());
+        assert_eq!(
+            v(&sig, Some("1000"), at(b"{}", 1100)),
+            Ok(SignatureVersion::V1)
+        );
+        assert!(v(&sig, Some("1000"), at(b"{ }", 1100)).is_err());
+        assert!(v(&sig, Some("1000"), at(b"{}", 1400)).is_err());
+        assert!(verify_signature("s3cret", None, Some("1000"), at(b"{}", 1000)).is_err());
+        assert!(v(&sig, None, at(b"{}", 1000)).is_err());
         assert!(SigningSecrets::parse("nokey").is_err());
+        // v1 is refused after its deprecation date
+        let late = Signed {
+            v1_until_s: 999,
+            ..at(b"{}", 1000)
+        };
+        assert!(v(&sig, Some("1000"), late).unwrap_err().contains("v2"));
+    }
+
+    #[test]
+    fn v2_signatures_cover_method_and_path_and_survive_hostile_clocks() {
+        let sig = sign_v2("k", "POST", "/v1/batch", 1000, b"{}");
+        assert!(sig.starts_with("v2=") && sig.len() == 67);
+        let req = Signed {
+            method: "POST",
+            path: "/v1/batch",
+            body: b"{}",
+            now_s: 1000,
+            v1_until_s: 0,
+        };
+        let v =
+            |sig: &str, ts: &str, req: Signed<'_>| verify_signature("k", Some(sig), Some(ts), req);
+        assert_eq!(v(&sig, "1000", req), Ok(SignatureVersion::V2));
+        assert!(
+            v(
+                &sig,
+                "1000",
+                Signed {
+                    path: "/v1/track",
+                    ..req
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            v(
+                &sig,
+                "1000",
+                Signed {
+                    method: "PUT",
+                    ..req
+                }
+            )
+            .is_err()
+        );
+        assert!(v(&sig, "1001", req).is_err());
+        assert!(v("v2=zz", "1000", req).is_err());
+        assert!(v("v3=00", "1000", req).is_err());
+        // i64 extremes on either side give a precise error, never an overflow
+        for (ts, now) in [
+            (i64::MIN, 1000),
+            (i64::MAX, -1000),
+            (1000, i64::MIN),
+            (0, i64::MAX),
+        ] {
+            let r = v(&sig, &ts.to_string(), Signed { now_s: now, ..req });
+            assert!(r.unwrap_err().contains("from the collector's clock"));
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::redis::{IngestOutcome, RestCall, RestError, parse_ingest, parse_resul
 use crate::reply::Reply;
 use crate::validate::Rejects;
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 
 mod envelope;
@@ -35,7 +36,9 @@ pub struct Incoming<'a> {
     pub headers: &'a http::HeaderMap,
     /// Raw body bytes.
     pub body: &'a [u8],
-    /// The peer address the platform saw, used when no CDN header names the client.
+    /// The client address as the platform knows it (Workers: `CF-Connecting-IP`; Spin:
+    /// `spin-client-addr`; native: the socket peer). Proxy headers count only when this is
+    /// a `TRUSTED_PROXIES` address (see [`crate::identity`]).
     pub peer_ip: Option<IpAddr>,
     /// Geo data from the platform, if any.
     pub geo: Option<&'a Geo>,
@@ -307,20 +310,6 @@ fn header<'h>(h: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
-/// The client's IP: `CF-Connecting-IP`, else the first `X-Forwarded-For` entry, else
-/// `X-Real-IP`, else what the platform saw.
-pub fn client_ip(headers: &http::HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
-    header(headers, "cf-connecting-ip")
-        .and_then(|v| v.parse().ok())
-        .or_else(|| {
-            header(headers, "x-forwarded-for")
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .or_else(|| header(headers, "x-real-ip").and_then(|v| v.parse().ok()))
-        .or(peer)
-}
-
 /// Random hex id of `n` bytes.
 pub fn random_hex(rng: &mut impl Random, n: usize) -> String {
     let mut b = vec![0u8; n];
@@ -493,15 +482,28 @@ fn build(
     let top = envelope::parse(text).map_err(IngestError::Malformed)?;
     let key = authenticate(cfg, req.headers, top.write_key)?;
     log.key_id = Some(key.as_str().to_string());
+    // A v2 signature is single-use: its digest becomes a nonce the ingest script sets once.
+    let mut nonce = None;
     if let Some(secret) = cfg.signing.secret_for(&key) {
-        crate::auth::verify_signature(
+        let sig = header(req.headers, crate::auth::SIGNATURE_HEADER);
+        let version = crate::auth::verify_signature(
             secret,
-            header(req.headers, crate::auth::SIGNATURE_HEADER),
+            sig,
             header(req.headers, crate::auth::TIMESTAMP_HEADER),
-            req.body,
-            req.now_ms.div_euclid(1000),
+            crate::auth::Signed {
+                method: req.method,
+                path: req.path,
+                body: req.body,
+                now_s: req.now_ms.div_euclid(1000),
+                v1_until_s: cfg.signature_v1_until_s,
+            },
         )
         .map_err(IngestError::InvalidSignature)?;
+        if version == crate::auth::SignatureVersion::V2 {
+            nonce = sig.map(|s| {
+                crate::auth::hex(Sha256::digest(s.as_bytes()).get(..16).unwrap_or_default())
+            });
+        }
     }
 
     let batch_ctx;
@@ -550,7 +552,7 @@ fn build(
         }
     };
 
-    let ip = client_ip(req.headers, req.peer_ip);
+    let ip = crate::identity::client_ip(req.headers, req.peer_ip, &cfg.trusted_proxies);
     let edge = Edge {
         now_ms: req.now_ms,
         ip,
@@ -576,10 +578,13 @@ fn build(
         log: log.clone(),
         metrics: Vec::new(),
     };
-    let rl_client = ip.map_or_else(|| "unknown".to_string(), |i| i.to_string());
-    ingest::call(
-        cfg, enriched, &key, &rl_client, req.now_ms, pending, metrics,
-    )
+    let rl_client = crate::identity::bucket(ip);
+    let request = ingest::RequestKeys {
+        rl_client: &rl_client,
+        nonce: nonce.as_deref(),
+        now_ms: req.now_ms,
+    };
+    ingest::call(cfg, enriched, &key, request, pending, metrics)
 }
 
 /// Outcome of the adapter's HTTP call: status and body, or a transport error.
@@ -637,6 +642,13 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
                 }
             }
             Reply::json(200, body.to_string())
+        }
+        Ok(IngestOutcome::Replayed) => {
+            let e = IngestError::InvalidSignature(
+                "this X-Signature was already used: sign each request anew (replay refused)".into(),
+            );
+            log.error = Some(e.code());
+            e.to_reply()
         }
         Ok(IngestOutcome::Limited(ms)) => {
             let e = IngestError::RateLimited { retry_after_ms: ms };

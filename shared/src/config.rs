@@ -47,7 +47,17 @@ pub struct Config {
     /// `/v1/projects/:writeKey/settings`, e.g. `ingest.example.com/v1`; default: the
     /// request's Host + `/v1`.
     pub public_api_host: Option<String>,
+    /// `TRUSTED_PROXIES` (default none): CIDR blocks of proxies in front of the function
+    /// whose `X-Forwarded-For` / `CF-Connecting-IP` / `X-Real-IP` are believed. Everyone
+    /// else is identified by the address the platform saw (see [`crate::identity`]).
+    pub trusted_proxies: crate::identity::TrustedProxies,
+    /// `SIGNATURE_V1_UNTIL` (default `2027-06-01T00:00:00Z`): until when the deprecated v1
+    /// request signatures (`sha256=`, no method or path) are accepted; Unix seconds.
+    pub signature_v1_until_s: i64,
 }
+
+/// End of v1 request signatures by default: 2027-06-01T00:00:00Z.
+pub const DEFAULT_SIGNATURE_V1_UNTIL_S: i64 = 1_811_808_000;
 
 /// Where accepted events go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +85,8 @@ pub enum LogLevel {
 pub const VARIABLES: &[&str] = &[
     "ALLOWED_WRITE_KEYS",
     "ALLOWED_ORIGINS",
+    "TRUSTED_PROXIES",
+    "SIGNATURE_V1_UNTIL",
     "REDIS_URL",
     "REDIS_TOKEN",
     "REDIS_STREAM_KEY",
@@ -196,6 +208,19 @@ impl Config {
             dedupe_window_seconds: number(&get, "DEDUPE_WINDOW_SECONDS", 900u64)?,
             log_level,
             drain_lock_ms: number(&get, "DRAIN_AFTER_ACK_MS", 0u64)?,
+            signature_v1_until_s: match get("SIGNATURE_V1_UNTIL").map(|v| v.trim().to_string()) {
+                None => DEFAULT_SIGNATURE_V1_UNTIL_S,
+                Some(v) if v.is_empty() => DEFAULT_SIGNATURE_V1_UNTIL_S,
+                Some(v) => crate::timestamp::parse_ms(&v)
+                    .map(|ms| ms.div_euclid(1000))
+                    .ok_or_else(|| {
+                        format!("SIGNATURE_V1_UNTIL must be an ISO-8601 date-time, got {v:?}")
+                    })?,
+            },
+            trusted_proxies: crate::identity::TrustedProxies::parse(
+                &get("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|e| format!("TRUSTED_PROXIES: {e}"))?,
             signing: crate::auth::SigningSecrets::parse(
                 &get("SIGNING_SECRETS").unwrap_or_default(),
             )

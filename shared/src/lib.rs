@@ -14,6 +14,7 @@ pub mod enrich;
 pub mod error;
 pub mod event;
 pub mod health;
+pub mod identity;
 pub mod metrics;
 pub mod payload;
 pub mod redis;

@@ -7,20 +7,22 @@ use crate::enrich::json_str;
 /// The atomic ingest script.
 ///
 /// KEYS: 1 stream, 2 dead-letter stream, 3 rate-limit counter, 4 retry marker,
-/// 5 drain lock, 6 drain-wanted flag, 7 metrics hash.
+/// 5 drain lock, 6 drain-wanted flag, 7 metrics hash, 8 signature nonce.
 /// ARGV: 1 max requests (0 = no limit), 2 window ms, 3 marker TTL ms (0 = off),
 /// 4 accepted events as a JSON array ('' = none), 5 accepted count, 6 listed rejects
 /// as a JSON array ('' = none), 7 write key id, 8 request id, 9 received-at ms, 10 drain
 /// lock TTL ms (0 = this deployment does not drain after acking), 11 rejected count
-/// (listed or not), then (field, increment) pairs for the metrics hash (earlier
-/// requests' counters, see [`crate::metrics`]).
+/// (listed or not), 12 signature nonce TTL ms (0 = unsigned or v1), then (field,
+/// increment) pairs for the metrics hash (earlier requests' counters, see
+/// [`crate::metrics`]).
 ///
-/// Returns `{"ok", entry id, drain}`, `{"limited", ms until the window resets}` or
-/// `{"duplicate", entry id of the first delivery}`. `drain` is 1 when this request took
+/// Returns `{"ok", entry id, drain}`, `{"limited", ms until the window resets}`,
+/// `{"duplicate", entry id of the first delivery}` or `{"replayed", 0}` (this v2
+/// signature was used before). `drain` is 1 when this request took
 /// the drain lock (it should drain after responding); otherwise the flag tells the
 /// current drainer that more arrived, so nothing waits for the cron.
 pub const INGEST_SCRIPT: &str = r#"
-for i = 12, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
+for i = 13, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
 local max = tonumber(ARGV[1])
 if max > 0 then
   local n = redis.call('INCR', KEYS[3])
@@ -30,6 +32,10 @@ if max > 0 then
     if ttl < 0 then redis.call('PEXPIRE', KEYS[3], ARGV[2]); ttl = tonumber(ARGV[2]) end
     return {'limited', ttl}
   end
+end
+local nonce_ttl = tonumber(ARGV[12])
+if nonce_ttl > 0 and not redis.call('SET', KEYS[8], '1', 'NX', 'PX', nonce_ttl) then
+  return {'replayed', 0}
 end
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
@@ -131,6 +137,8 @@ pub enum IngestOutcome {
     Limited(u64),
     /// The same request was appended before, as this entry.
     Duplicate(String),
+    /// The request's v2 signature was used before: a replay, refused.
+    Replayed,
 }
 
 /// Errors talking to Upstash, classified for the response.
@@ -194,6 +202,7 @@ pub fn parse_ingest(result: &serde_json::Value) -> Result<IngestOutcome, RestErr
             arr.get(2).and_then(serde_json::Value::as_u64) == Some(1),
         )),
         "duplicate" => Ok(IngestOutcome::Duplicate(as_text())),
+        "replayed" => Ok(IngestOutcome::Replayed),
         "limited" => Ok(IngestOutcome::Limited(val.as_u64().unwrap_or(1000))),
         _ => Err(bad()),
     }

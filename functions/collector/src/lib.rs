@@ -51,7 +51,11 @@ mod workers {
             path: &path,
             headers: &headers,
             body: &body,
-            peer_ip: None,
+            // Cloudflare's edge sets CF-Connecting-IP (a client cannot forge it through Cloudflare).
+            peer_ip: headers
+                .get("cf-connecting-ip")
+                .and_then(|v| v.to_str().ok())
+                .and_then(ingest_core::identity::parse_addr),
             geo: geo.as_ref(),
             now_ms: started,
         };
@@ -200,7 +204,11 @@ mod spin {
             path: &path,
             headers: &headers,
             body: &body,
-            peer_ip: None,
+            // The Spin host sets spin-client-addr to the transport peer.
+            peer_ip: headers
+                .get("spin-client-addr")
+                .and_then(|v| v.to_str().ok())
+                .and_then(ingest_core::identity::parse_addr),
             geo: geo.as_ref(),
             now_ms: started,
         };

@@ -384,6 +384,7 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
         base64::engine::general_purpose::STANDARD.encode(format!("{}:", inner.s.write_key))
     );
     let url = format!("{}/v1/batch", inner.s.endpoint);
+    let path = url_path(&url).to_string();
     let mut last = String::new();
     for attempt in 0..=inner.s.max_retries {
         let mut req = inner
@@ -399,7 +400,7 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
             let ts = rt::now_ms() / 1000;
             req = req
                 .header("x-signature-timestamp", ts.to_string())
-                .header("x-signature", sign(secret, ts, &bytes));
+                .header("x-signature", sign_v2(secret, "POST", &path, ts, &bytes));
         }
         let wait = match req.send().await {
             Ok(resp) => {
@@ -438,7 +439,14 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
 
 /// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`: the collector's own signing
 /// function, so client and server cannot drift apart.
-pub use ingest_core::auth::sign;
+pub use ingest_core::auth::{sign, sign_v2};
+
+/// The path part of an absolute URL (what the collector sees and a v2 signature covers).
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/");
+    path.split(['?', '#']).next().unwrap_or(path)
+}
 
 #[cfg(test)]
 mod tests {
@@ -524,6 +532,10 @@ mod tests {
         assert_eq!(sign("s", 1, b"{}"), sign("s", 1, b"{}"));
         assert_ne!(sign("s", 1, b"{}"), sign("s", 2, b"{}"));
         assert!(sign("s", 1, b"{}").starts_with("sha256="));
+        assert!(sign_v2("s", "POST", "/v1/batch", 1, b"{}").starts_with("v2="));
+        assert_eq!(url_path("https://h.example:8443/base/v1/batch?x=1"), "/base/v1/batch");
+        assert_eq!(url_path("http://127.0.0.1:8787/v1/batch"), "/v1/batch");
+        assert_eq!(url_path("http://h"), "/");
     }
 
     #[tokio::test]

@@ -75,7 +75,7 @@ fn a_normal_batch_context_is_still_merged_into_each_event() {
         tiny_events(100)
     );
     let (args, _) = call_args(run("POST", "/v1/batch", &headers(&[AUTH]), &body));
-    let events: Value = serde_json::from_str(&args[13]).unwrap();
+    let events: Value = serde_json::from_str(&args[14]).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 100);
     assert_eq!(events[99]["context"]["app"]["name"], "shop");
 }
@@ -96,12 +96,12 @@ fn thousands_of_invalid_events_give_a_bounded_command_and_reply() {
         "command {command_len} bytes for a {}-byte body",
         body.len()
     );
-    let dead: Value = serde_json::from_str(&args[15]).unwrap();
+    let dead: Value = serde_json::from_str(&args[16]).unwrap();
     assert_eq!(
         dead.as_array().unwrap().len(),
         crate::validate::MAX_LISTED_REJECTS
     );
-    assert_eq!(args[20], "4000"); // the rejected count rides in ARGV 11
+    assert_eq!(args[21], "4000"); // the rejected count rides in ARGV 11
     let r = finish(
         &cfg(&[]),
         pending,
@@ -156,8 +156,8 @@ fn user_agent_is_cut_and_context_ip_is_written_once() {
     let body =
         r#"{"batch":[{"type":"track","event":"e","userId":"u","context":{"ip":"not-an-ip"}}]}"#;
     let (args, _) = call_args(run("POST", "/v1/batch", &h, body));
-    assert_eq!(args[13].matches("\"ip\":").count(), 1, "{}", args[13]);
-    let events: Value = serde_json::from_str(&args[13]).unwrap();
+    assert_eq!(args[14].matches("\"ip\":").count(), 1, "{}", args[14]);
+    let events: Value = serde_json::from_str(&args[14]).unwrap();
     assert_eq!(events[0]["context"]["ip"], "127.0.0.1");
     assert_eq!(
         events[0]["context"]["userAgent"].as_str().unwrap().len(),
@@ -180,11 +180,11 @@ fn unstorable_timestamps_are_rejected_per_event_or_fall_back_to_arrival() {
         {"type":"track","event":"e","userId":"u","timestamp":"2023-11-14T22:13:20Z","sentAt":"2250-01-01T00:00:00Z"},
         {"type":"track","event":"e","userId":"u","timestamp":"2023-11-14T22:13:20Z"}]}"#;
     let (args, _) = call_args(run("POST", "/v1/batch", &headers(&[AUTH]), body));
-    let dead: Value = serde_json::from_str(&args[15]).unwrap();
+    let dead: Value = serde_json::from_str(&args[16]).unwrap();
     assert_eq!(dead[0]["index"], 0);
     assert_eq!(dead[0]["field"], "timestamp");
     assert_eq!(dead[1]["index"], 1);
-    let events: Value = serde_json::from_str(&args[13]).unwrap();
+    let events: Value = serde_json::from_str(&args[14]).unwrap();
     // skew correction against a sentAt 227 years ahead leaves the range: arrival time
     assert_eq!(events[0]["timestamp"], "2023-11-14T22:13:20.000Z");
     // the batch sentAt (year 9999) is ignored, the client timestamp kept
@@ -242,4 +242,43 @@ fn top_level_arrays_and_duplicate_members_are_malformed() {
         let r = reply(run("POST", "/v1/batch", &headers(&[AUTH]), body));
         assert_eq!(r.status, 400, "{body}");
     }
+}
+
+#[test]
+fn a_v2_signature_is_single_use_and_covers_the_path() {
+    let c = cfg(&[("SIGNING_SECRETS", "wk_test=s3cret")]);
+    let body = br#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
+    let now_s = 1_700_000_000i64;
+    let ts = now_s.to_string();
+    let signed = |path: &'static str, sig_path: &str| {
+        let sig = crate::auth::sign_v2("s3cret", "POST", sig_path, now_s, body);
+        let h = headers(&[AUTH, ("x-signature", &sig), ("x-signature-timestamp", &ts)]);
+        plan_bytes(&c, &h, path, body)
+    };
+    // signed for /v1/track, sent to /v1/batch: refused
+    assert_eq!(reply(signed("/v1/batch", "/v1/track")).status, 401);
+    // the ingest script gets the nonce (KEYS[8]) and its TTL (ARGV[12])
+    let (args, pending) = call_args(signed("/v1/batch", "/v1/batch"));
+    assert!(
+        args[10].starts_with("analytics_events:sig:"),
+        "{}",
+        args[10]
+    );
+    assert_eq!(args[22], "600000");
+    let r = finish(
+        &c,
+        pending,
+        Ok((200, br#"{"result":["replayed",0]}"#.to_vec())),
+    )
+    .reply;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("already used"), "{}", r.body);
+    // unsigned keys carry no nonce
+    let (args, _) = call_args(run(
+        "POST",
+        "/v1/batch",
+        &headers(&[AUTH]),
+        std::str::from_utf8(body).unwrap(),
+    ));
+    assert_eq!(args[22], "0");
 }

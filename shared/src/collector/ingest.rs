@@ -168,20 +168,29 @@ fn check_size(len: usize, max: usize) -> Reject {
     }
 }
 
+/// What the ingest script keys on besides the write key.
+pub(super) struct RequestKeys<'a> {
+    /// The client's rate-limit bucket (see [`crate::identity::bucket`]).
+    pub rl_client: &'a str,
+    /// Hex digest of a verified v2 signature: refused if seen inside the window.
+    pub nonce: Option<&'a str>,
+    /// Arrival time, Unix ms.
+    pub now_ms: i64,
+}
+
 /// The backend call for the enriched events: the ingest script (redis sink) or an
 /// async insert (direct sink).
 pub(super) fn call(
     cfg: &Config,
     e: Enriched,
     key: &KeyId,
-    rl_client: &str,
-    now_ms: i64,
+    request: RequestKeys<'_>,
     pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
     match &cfg.sink {
         Sink::ClickHouse(target) => direct(target, e, key, pending),
-        Sink::Redis => Ok(redis(cfg, e, key, rl_client, now_ms, pending, metrics)),
+        Sink::Redis => Ok(redis(cfg, e, key, request, pending, metrics)),
     }
 }
 
@@ -229,8 +238,7 @@ fn redis(
     cfg: &Config,
     e: Enriched,
     key: &KeyId,
-    rl_client: &str,
-    now_ms: i64,
+    request: RequestKeys<'_>,
     mut pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Plan {
@@ -246,7 +254,13 @@ fn redis(
     }
     accepted.push(']');
     let stream = &cfg.stream_key;
-    let rl_key = format!("{stream}:rl:{}:{rl_client}", key.as_str());
+    let rl_key = format!("{stream}:rl:{}:{}", key.as_str(), request.rl_client);
+    let nonce_key = format!("{stream}:sig:{}", request.nonce.unwrap_or("-"));
+    // Twice the timestamp tolerance: past that the timestamp check refuses it anyway.
+    let nonce_ttl = match request.nonce {
+        Some(_) => (crate::auth::SIGNATURE_TOLERANCE_SECONDS * 2 * 1000).to_string(),
+        None => "0".to_string(),
+    };
     let dedupe_ttl_ms = match e.marker {
         Some(_) => cfg.dedupe_window_seconds.saturating_mul(1000),
         None => 0,
@@ -259,13 +273,13 @@ fn redis(
     let ttl = dedupe_ttl_ms.to_string();
     let n = count.to_string();
     let rejected = e.rejects.total().to_string();
-    let now = now_ms.to_string();
+    let now = request.now_ms.to_string();
     let lock_ttl = cfg.drain_lock_ms.to_string();
     let dlq = cfg.dead_letter_stream();
     let mut all: Vec<&str> = vec![
         "EVAL",
         INGEST_SCRIPT,
-        "7",
+        "8",
         stream,
         &dlq,
         &rl_key,
@@ -273,6 +287,7 @@ fn redis(
         &lock_key,
         &wanted_key,
         &metrics_key,
+        &nonce_key,
         &max,
         &window,
         &ttl,
@@ -284,6 +299,7 @@ fn redis(
         &now,
         &lock_ttl,
         &rejected,
+        &nonce_ttl,
     ];
     let carried = metrics.take();
     let carried_text: Vec<(String, String)> = carried

@@ -88,12 +88,12 @@ fn valid_batch_becomes_one_eval_with_all_events() {
     assert_eq!(args[4], "analytics_events:invalid");
     assert!(args[5].starts_with("analytics_events:rl:"));
     assert!(args[5].ends_with(":127.0.0.1"));
-    let events: Value = serde_json::from_str(&args[13]).unwrap();
+    let events: Value = serde_json::from_str(&args[14]).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 2);
     assert_eq!(events[0]["messageId"], "m1");
     assert_eq!(events[1]["traits"]["x"], 1);
-    assert_eq!(args[14], "2");
-    assert_eq!(args[15], "");
+    assert_eq!(args[15], "2");
+    assert_eq!(args[16], "");
     let Finished { reply: r, log, .. } = finish(
         &cfg(&[]),
         pending,
@@ -110,7 +110,7 @@ fn invalid_events_are_reported_and_dead_lettered() {
     let h = headers(&[AUTH]);
     let body = r#"{"batch":[{"type":"track","userId":"u"},{"type":"page","userId":"u"},7]}"#;
     let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
-    let dead: Value = serde_json::from_str(&args[15]).unwrap();
+    let dead: Value = serde_json::from_str(&args[16]).unwrap();
     assert_eq!(dead[0]["index"], 0);
     assert_eq!(dead[0]["field"], "event");
     assert_eq!(dead[1]["index"], 2);
@@ -134,8 +134,8 @@ fn all_invalid_is_400_after_dead_lettering() {
         &h,
         r#"{"batch":[{"type":"track"}]}"#,
     ));
-    assert_eq!(args[13], "");
-    assert_eq!(args[12], "0"); // no retry marker when nothing is accepted
+    assert_eq!(args[14], "");
+    assert_eq!(args[13], "0"); // no retry marker when nothing is accepted
     let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
@@ -156,7 +156,7 @@ fn write_key_from_body_and_single_route_sets_type() {
         &h,
         r#"{"writeKey":"wk_test","event":"Click","anonymousId":"a","type":"identify"}"#,
     ));
-    let events: Value = serde_json::from_str(&args[13]).unwrap();
+    let events: Value = serde_json::from_str(&args[14]).unwrap();
     assert_eq!(events[0]["type"], "track");
     assert!(events[0].get("writeKey").is_none());
     assert_eq!(events[0]["messageId"].as_str().unwrap().len(), 36);
@@ -272,10 +272,10 @@ fn retry_marker_is_the_same_for_the_same_message_ids() {
     let m = |body| call_args(run("POST", "/v1/batch", &h, body)).0[6].clone();
     assert_eq!(m(a), m(b));
     assert_ne!(m(a), m(c));
-    // no messageId: no retry detection (args[12] is the marker TTL)
+    // no messageId: no retry detection (args[13] is the marker TTL)
     let d = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
-    assert_eq!(call_args(run("POST", "/v1/batch", &h, d)).0[12], "0");
-    assert_eq!(call_args(run("POST", "/v1/batch", &h, a)).0[12], "900000");
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, d)).0[13], "0");
+    assert_eq!(call_args(run("POST", "/v1/batch", &h, a)).0[13], "900000");
 }
 
 #[test]
@@ -301,7 +301,7 @@ fn gzip_bodies_are_accepted() {
         &mut Counter(0),
         &mut crate::metrics::Metrics::default(),
     ));
-    assert_eq!(args[14], "1");
+    assert_eq!(args[15], "1");
 }
 
 proptest::proptest! {

@@ -1,0 +1,41 @@
+"""The client identity the rate limit counts and `context.ip` stores comes from the
+platform (Workers: CF-Connecting-IP; Spin: spin-client-addr), never from headers a client
+can send itself. IPv6 clients are counted per /64."""
+
+import ipaddress
+import random
+
+from conftest import events_for_user, uid
+
+
+def test_forged_forwarding_headers_do_not_change_the_stored_ip(client, r):
+    user = uid("ident")
+    resp = client.post("/v1/track", {"userId": user, "event": "e"},
+                       headers={"X-Forwarded-For": "6.6.6.6", "X-Real-IP": "7.7.7.7"})
+    assert resp.status_code == 200, resp.text
+    [got] = events_for_user(r, user)
+    assert got["context"]["ip"] == client.ip
+
+
+def test_a_new_forged_forwarded_for_per_request_does_not_escape_the_rate_limit(client):
+    for i in range(100):
+        forged = str(ipaddress.IPv4Address(random.getrandbits(32)))
+        resp = client.post("/v1/track", {"userId": "rl-forge", "event": "n"},
+                           headers={"X-Forwarded-For": forged, "X-Real-IP": forged})
+        assert resp.status_code == 200, (i, resp.text)
+    resp = client.post("/v1/track", {"userId": "rl-forge", "event": "n"},
+                       headers={"X-Forwarded-For": "203.0.113.99"})
+    assert resp.status_code == 429, resp.text
+
+
+def test_ipv6_clients_rotating_inside_one_64_share_one_bucket(client):
+    net = ipaddress.IPv6Network(f"2001:db8:{random.getrandbits(16):x}:{random.getrandbits(16):x}::/64")
+    for i in range(100):
+        client.ip = str(net[random.getrandbits(64)])
+        resp = client.post("/v1/track", {"userId": "rl-v6", "event": "n"})
+        assert resp.status_code == 200, (i, resp.text)
+    client.ip = str(net[random.getrandbits(64)])
+    assert client.post("/v1/track", {"userId": "rl-v6", "event": "n"}).status_code == 429
+    # the neighbouring /64 is another subscriber
+    client.ip = str(ipaddress.IPv6Address(int(net.network_address) + 2**64 + 1))
+    assert client.post("/v1/track", {"userId": "rl-v6", "event": "n"}).status_code == 200
