@@ -31,6 +31,9 @@ CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL", "http://127.0.0.1:18123").rstr
 CLICKHOUSE_READER_PASSWORD = os.environ.get("CLICKHOUSE_READER_PASSWORD", "test-reader")
 CLICKHOUSE_WRITER_PASSWORD = os.environ.get("CLICKHOUSE_WRITER_PASSWORD", "test-writer")
 STREAM = os.environ.get("REDIS_STREAM_KEY", "analytics_events")
+# Bearer token of the deep health routes (/health, /metrics): scripts/test sets it.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "test-metrics-token")
+DEEP = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 # The test stack allows these keys (scripts/test): a plaintext one, a second plaintext one,
 # and one configured only as sha256:<hex>.
 KEY = "test_key_a"

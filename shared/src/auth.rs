@@ -251,6 +251,17 @@ pub fn verify_signature(
     }
 }
 
+/// Whether an `Authorization` header carries `Bearer <token>`, compared in constant time
+/// (over digests, so the token's length does not leak either).
+pub fn bearer_matches(token: &str, authorization: Option<&str>) -> bool {
+    let given = authorization
+        .map(str::trim)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, t)| t.trim());
+    !token.is_empty() && bool::from(digest(token).ct_eq(&digest(given)))
+}
+
 /// The `sha256:<hex>` form of a key, for putting in deployed configuration.
 pub fn hashed_entry(key: &str) -> String {
     format!("sha256:{}", hex(&digest(key)))
@@ -390,6 +401,23 @@ mod tests {
             let r = v(&sig, &ts.to_string(), Signed { now_s: now, ..req });
             assert!(r.unwrap_err().contains("from the collector's clock"));
         }
+    }
+
+    #[test]
+    fn bearer_tokens_compare_whole() {
+        assert!(bearer_matches("t0k", Some("Bearer t0k")));
+        assert!(bearer_matches("t0k", Some(" bearer  t0k ")));
+        for bad in [
+            None,
+            Some("Bearer t0"),
+            Some("Bearer t0kk"),
+            Some("Basic t0k"),
+            Some("t0k"),
+            Some(""),
+        ] {
+            assert!(!bearer_matches("t0k", bad), "{bad:?}");
+        }
+        assert!(!bearer_matches("", Some("Bearer ")));
     }
 
     #[test]

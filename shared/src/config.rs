@@ -54,6 +54,9 @@ pub struct Config {
     /// `SIGNATURE_V1_UNTIL` (default `2027-06-01T00:00:00Z`): until when the deprecated v1
     /// request signatures (`sha256=`, no method or path) are accepted; Unix seconds.
     pub signature_v1_until_s: i64,
+    /// `METRICS_TOKEN` (secret, optional): bearer token for `/health` and `/metrics`, which
+    /// cost backend calls; without it those routes are closed (`/livez` stays open).
+    pub metrics_token: Option<String>,
 }
 
 /// End of v1 request signatures by default: 2027-06-01T00:00:00Z.
@@ -87,6 +90,7 @@ pub const VARIABLES: &[&str] = &[
     "ALLOWED_ORIGINS",
     "TRUSTED_PROXIES",
     "SIGNATURE_V1_UNTIL",
+    "METRICS_TOKEN",
     "REDIS_URL",
     "REDIS_TOKEN",
     "REDIS_STREAM_KEY",
@@ -217,6 +221,9 @@ impl Config {
                         format!("SIGNATURE_V1_UNTIL must be an ISO-8601 date-time, got {v:?}")
                     })?,
             },
+            metrics_token: get("METRICS_TOKEN")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             trusted_proxies: crate::identity::TrustedProxies::parse(
                 &get("TRUSTED_PROXIES").unwrap_or_default(),
             )

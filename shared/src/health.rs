@@ -62,11 +62,25 @@ pub fn dependencies<'a>(
     }
 }
 
+/// Whether a caller may use the deep routes (`/health`, `/metrics`), which cost backend
+/// calls: only with `Authorization: Bearer <METRICS_TOKEN>`. Without a configured token
+/// they are closed; `/livez` is always open and free.
+pub fn deep_access(token: Option<&str>, authorization: Option<&str>) -> Result<(), &'static str> {
+    match token {
+        None => Err(
+            "METRICS_TOKEN is not set: /health and /metrics are closed (use /livez for liveness)",
+        ),
+        Some(t) if crate::auth::bearer_matches(t, authorization) => Ok(()),
+        Some(_) => Err("send Authorization: Bearer <METRICS_TOKEN> for /health and /metrics"),
+    }
+}
+
 /// Decide what a health request needs.
 /// `stream` is `(stream key, consumer group)` when Redis is in use.
 pub fn plan(
     method: &str,
     path: &str,
+    access: Result<(), &str>,
     stream: Option<(&str, &str)>,
     ch: Option<&Target>,
 ) -> HealthPlan {
@@ -76,6 +90,14 @@ pub fn plan(
         return HealthPlan::Respond(r);
     }
     let probes = |metrics| {
+        if let Err(why) = access {
+            let mut r = Reply::json(
+                401,
+                serde_json::json!({ "status": "error", "message": why }).to_string(),
+            );
+            r.set_header("www-authenticate", "Bearer".into());
+            return HealthPlan::Respond(r);
+        }
         HealthPlan::Probe(Probes {
             redis: stream.map(|(s, g)| stats_call(s, g)),
             clickhouse: ch.map(Target::probe),
@@ -288,6 +310,7 @@ mod tests {
         match plan(
             "GET",
             if metrics { "/metrics" } else { "/health" },
+            Ok(()),
             Some(("s", "g")),
             Some(&t),
         ) {
@@ -301,15 +324,46 @@ mod tests {
     }
 
     #[test]
+    fn deep_routes_need_the_metrics_token() {
+        for path in ["/health", "/metrics"] {
+            for (token, auth) in [
+                (None, Some("Bearer x")),
+                (Some("x"), None),
+                (Some("x"), Some("Bearer y")),
+            ] {
+                let HealthPlan::Respond(r) = plan(
+                    "GET",
+                    path,
+                    deep_access(token, auth),
+                    Some(("s", "g")),
+                    None,
+                ) else {
+                    panic!("{path} probed without the token")
+                };
+                assert_eq!(r.status, 401);
+                assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+            }
+            let ok = plan(
+                "GET",
+                path,
+                deep_access(Some("x"), Some("Bearer x")),
+                Some(("s", "g")),
+                None,
+            );
+            assert!(matches!(ok, HealthPlan::Probe(_)));
+        }
+    }
+
+    #[test]
     fn liveness_needs_no_dependency() {
         assert!(
-            matches!(plan("GET", "/livez", Some(("s", "g")), None), HealthPlan::Respond(r) if r.status == 200)
+            matches!(plan("GET", "/livez", Err("closed"), Some(("s", "g")), None), HealthPlan::Respond(r) if r.status == 200)
         );
         assert!(
-            matches!(plan("GET", "/health", None, None), HealthPlan::Probe(p) if p.clickhouse.is_none() && p.redis.is_none())
+            matches!(plan("GET", "/health", Ok(()), None, None), HealthPlan::Probe(p) if p.clickhouse.is_none() && p.redis.is_none())
         );
         assert!(
-            matches!(plan("POST", "/health", None, None), HealthPlan::Respond(r) if r.status == 405)
+            matches!(plan("POST", "/health", Ok(()), None, None), HealthPlan::Respond(r) if r.status == 405)
         );
     }
 

@@ -6,7 +6,7 @@ import os
 import pytest
 import requests
 
-from conftest import KEY, basic, ch_query, fresh_ip, uid
+from conftest import DEEP, KEY, basic, ch_query, fresh_ip, uid
 
 DIRECT_URL = os.environ.get("DIRECT_URL", "")
 pytestmark = pytest.mark.skipif(not DIRECT_URL, reason="DIRECT_URL (a collector with SINK=clickhouse) is not set")
@@ -31,5 +31,5 @@ def test_events_are_queryable_as_soon_as_the_collector_answers():
 
 
 def test_health_checks_clickhouse_only():
-    body = requests.get(DIRECT_URL + "/health", timeout=30).json()
+    body = requests.get(DIRECT_URL + "/health", headers=DEEP, timeout=30).json()
     assert set(body["checks"]) == {"clickhouse"} and body["status"] == "ok"

@@ -8,7 +8,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from conftest import COLLECTOR_URL, RUNTIME, Client
+from conftest import COLLECTOR_URL, DEEP, RUNTIME, Client
 
 ROOT = Path(__file__).resolve().parents[2]
 MON = ROOT / "infra" / "monitoring"
@@ -19,7 +19,7 @@ PROMQL_WORDS = {"sum", "rate", "by", "clamp_min", "histogram_quantile", "delta",
 def exported_metric_names():
     Client().post("/v1/track", {"userId": "monitoring", "event": "Scrape"})  # so request counters exist
     Client().post("/v1/track", {"event": "no user"})
-    text = requests.get(COLLECTOR_URL + "/metrics", timeout=30).text
+    text = requests.get(COLLECTOR_URL + "/metrics", headers=DEEP, timeout=30).text
     names = set()
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -65,6 +65,7 @@ def test_prometheus_config_loads_the_rules():
     cfg = yaml.safe_load((MON / "prometheus.yml").read_text())
     assert cfg["rule_files"] == ["alerts.yml"]
     assert cfg["scrape_configs"][0]["metrics_path"] == "/metrics"
+    assert cfg["scrape_configs"][0]["authorization"]["type"] == "Bearer"  # METRICS_TOKEN
 
 
 def test_grafana_dashboard_is_valid_and_uses_exported_metrics():

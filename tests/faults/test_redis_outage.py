@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from conftest import stack, COLLECTOR_URL, Client, events_by_message_id, uid
+from conftest import stack, COLLECTOR_URL, DEEP, Client, events_by_message_id, uid
 
 
 
@@ -21,7 +21,7 @@ def test_redis_down_gives_503_then_the_same_request_succeeds(r):
         assert resp.status_code == 503, resp.text
         assert resp.json()["code"] == "backend_unavailable"
         assert int(resp.headers["Retry-After"]) > 0
-        health = requests.get(COLLECTOR_URL + "/health", timeout=30)
+        health = requests.get(COLLECTOR_URL + "/health", headers=DEEP, timeout=30)
         assert health.status_code == 503
         assert health.json()["checks"]["redis"]["status"] == "error"
         assert requests.get(COLLECTOR_URL + "/livez", timeout=30).status_code == 200

@@ -178,10 +178,11 @@ mod spin {
         let started = s::now_ms();
         let path = s::incoming_path(&req);
         let method = req.method();
-        if health::is_health_path(&path) {
-            return health::spin::handle(s::method_name(&method), &path).await;
-        }
         let headers = s::incoming_headers(&req);
+        if health::is_health_path(&path) {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+            return health::spin::handle(s::method_name(&method), &path, auth).await;
+        }
         let cfg = match s::config() {
             Ok(c) => c,
             Err(e) => {

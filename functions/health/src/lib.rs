@@ -7,7 +7,7 @@ pub use ingest_core::health::is_health_path;
 /// Cloudflare Workers adapter.
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod workers {
-    use ingest_core::health::{HealthPlan, dependencies, plan, run};
+    use ingest_core::health::{HealthPlan, deep_access, dependencies, plan, run};
     use platform::workers as w;
     use worker::{Env, Request, Response};
 
@@ -21,7 +21,9 @@ pub mod workers {
         };
         // Direct sink: ClickHouse only. Redis sink: the stream, plus ClickHouse if drained here.
         let (stream, target) = dependencies(cfg, dcfg);
-        let reply = match plan(req.method().as_ref(), &req.path(), stream, target) {
+        let auth = req.headers().get("authorization").ok().flatten();
+        let access = deep_access(cfg.metrics_token.as_deref(), auth.as_deref());
+        let reply = match plan(req.method().as_ref(), &req.path(), access, stream, target) {
             HealthPlan::Respond(r) => r,
             HealthPlan::Probe(probes) => run(&w::WorkerIo { cfg }, &probes).await,
         };
@@ -34,12 +36,13 @@ pub mod workers {
 #[cfg(target_os = "wasi")]
 pub mod spin {
     use ingest_core::drain::DrainConfig;
-    use ingest_core::health::{HealthPlan, dependencies, plan, run};
+    use ingest_core::health::{HealthPlan, deep_access, dependencies, plan, run};
     use platform::spin as s;
     use spin_sdk::http::Response;
 
-    /// Answer a health request (the routes read only the method and path).
-    pub async fn handle(method: &str, path: &str) -> Response {
+    /// Answer a health request (the routes read the method, the path and, for the deep
+    /// routes, the `Authorization` header).
+    pub async fn handle(method: &str, path: &str, authorization: Option<&str>) -> Response {
         let cfg = match s::config() {
             Ok(c) => c,
             Err(e) => return s::response(ingest_core::collector::config_error_reply(&e, None)),
@@ -52,7 +55,8 @@ pub mod spin {
             },
         };
         let (stream, target) = dependencies(&cfg, dcfg.as_ref());
-        let reply = match plan(method, path, stream, target) {
+        let access = deep_access(cfg.metrics_token.as_deref(), authorization);
+        let reply = match plan(method, path, access, stream, target) {
             HealthPlan::Respond(r) => r,
             HealthPlan::Probe(probes) => run(&s::SpinIo { cfg: &cfg }, &probes).await,
         };
@@ -70,7 +74,8 @@ pub mod spin {
 
         #[spin_sdk::http_component]
         async fn serve(req: Request) -> Response {
-            super::handle(platform::spin::method(&req), req.path()).await
+            let auth = req.header("authorization").and_then(|v| v.as_str());
+            super::handle(platform::spin::method(&req), req.path(), auth).await
         }
     }
 }

@@ -31,15 +31,16 @@ mod spin {
         if s::method(&req) != "POST" {
             return error(405, "use POST /drain");
         }
-        // Optional shared secret, so the endpoint cannot be used to run up costs.
-        if let Some(token) = s::lookup("DRAIN_TOKEN").filter(|t| !t.is_empty()) {
-            let given = req
-                .header("authorization")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            if given != format!("Bearer {token}") {
-                return error(401, "missing or wrong DRAIN_TOKEN bearer token");
-            }
+        // A shared secret is required, so the endpoint cannot be used to run up costs.
+        let Some(token) = s::lookup("DRAIN_TOKEN").filter(|t| !t.trim().is_empty()) else {
+            return error(
+                503,
+                "DRAIN_TOKEN is not set: the drain route is disabled until it is configured",
+            );
+        };
+        let given = req.header("authorization").and_then(|v| v.as_str());
+        if !ingest_core::auth::bearer_matches(token.trim(), given) {
+            return error(401, "missing or wrong DRAIN_TOKEN bearer token");
         }
         let (cfg, dcfg) = match (s::config(), DrainConfig::from_lookup(s::lookup)) {
             (Ok(c), Ok(d)) => (c, d),

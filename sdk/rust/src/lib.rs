@@ -533,7 +533,10 @@ mod tests {
         assert_ne!(sign("s", 1, b"{}"), sign("s", 2, b"{}"));
         assert!(sign("s", 1, b"{}").starts_with("sha256="));
         assert!(sign_v2("s", "POST", "/v1/batch", 1, b"{}").starts_with("v2="));
-        assert_eq!(url_path("https://h.example:8443/base/v1/batch?x=1"), "/base/v1/batch");
+        assert_eq!(
+            url_path("https://h.example:8443/base/v1/batch?x=1"),
+            "/base/v1/batch"
+        );
         assert_eq!(url_path("http://127.0.0.1:8787/v1/batch"), "/v1/batch");
         assert_eq!(url_path("http://h"), "/");
     }
