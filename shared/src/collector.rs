@@ -335,9 +335,10 @@ fn respond(err: &IngestError, cfg: &Config, origin: Option<&str>, mut log: LogLi
 /// Answer for a request that reached the collector while its configuration is invalid.
 pub fn config_error_reply(message: &str, origin: Option<&str>) -> Reply {
     let mut r = IngestError::Config(message.to_string()).to_reply();
-    if let Some(o) = origin {
-        // We cannot know the allowed origins; let the browser read the error.
-        r.set_header("access-control-allow-origin", o.to_string());
+    if origin.is_some() {
+        // The allowed origins are unknown: let any page read the error, without
+        // reflecting the origin (and never with credentials).
+        r.set_header("access-control-allow-origin", "*".to_string());
     }
     r
 }
