@@ -421,7 +421,7 @@ fn build(entries: &[Entry]) -> (Vec<Batch>, Vec<(String, String, String)>) {
                     n += 1;
                 }
                 Err(clickhouse::RowError(reason)) => {
-                    dead.push((e.id.clone(), reason, ev.get().to_string()))
+                    dead.push((e.id.clone(), reason, single_event_payload(e, ev.get())))
                 }
             }
         }
@@ -432,6 +432,19 @@ fn build(entries: &[Entry]) -> (Vec<Batch>, Vec<(String, String, String)>) {
         });
     }
     (batches, dead)
+}
+
+/// The dead letter of one event of an entry: the entry's fields with only that event, so
+/// `replay` can put it back as an entry of its own (the rest of the entry was stored).
+fn single_event_payload(e: &Entry, event: &str) -> String {
+    let mut map: serde_json::Map<String, Value> = e
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    map.insert("events".into(), Value::String(format!("[{event}]")));
+    map.insert("n".into(), Value::String("1".into()));
+    Value::Object(map).to_string()
 }
 
 fn fields_json(e: &Entry) -> String {

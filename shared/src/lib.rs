@@ -18,6 +18,7 @@ pub mod identity;
 pub mod metrics;
 pub mod payload;
 pub mod redis;
+pub mod replay;
 pub mod reply;
 pub mod timestamp;
 pub mod validate;

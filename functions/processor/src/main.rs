@@ -6,8 +6,34 @@
 #[cfg(not(target_arch = "wasm32"))]
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    native::run().await
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => native::run().await,
+        Some("replay") => native::replay(args.get(1..).unwrap_or_default()).await,
+        Some("-h" | "--help" | "help") => {
+            use std::io::Write as _;
+            // A closed stdout (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
+            std::process::ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("processor: unknown command {other:?}\n\n{USAGE}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
+
+/// Command-line help.
+#[cfg(not(target_arch = "wasm32"))]
+const USAGE: &str = "usage:
+  processor                 drain the stream into ClickHouse until SIGINT/SIGTERM
+  processor replay [--dry-run] [--from ID] [--to ID] [--count N]
+                            move dead letters (<stream>:invalid) back into the stream once
+                            their cause is fixed; ids are stream ids (default - .. +),
+                            N records per call (default 100); idempotent
+
+environment: REDIS_URL, REDIS_TOKEN, REDIS_STREAM_KEY; the drain also CLICKHOUSE_URL,
+CLICKHOUSE_USER, CLICKHOUSE_PASSWORD and the other variables in the README";
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -127,6 +153,109 @@ mod native {
             }
         }
         log("processor stopped", serde_json::json!({}));
+        ExitCode::SUCCESS
+    }
+
+    /// `processor replay`: see [`ingest_core::replay`].
+    pub async fn replay(args: &[String]) -> ExitCode {
+        use ingest_core::drain::Io as _;
+        use ingest_core::replay::{Range, call, parse, valid_bound};
+        let mut range = Range {
+            from: "-".into(),
+            to: "+".into(),
+            count: 100,
+            dry_run: false,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            let parsed = match a.as_str() {
+                "--dry-run" => {
+                    range.dry_run = true;
+                    Ok(())
+                }
+                "--from" => value("--from").map(|v| range.from = v),
+                "--to" => value("--to").map(|v| range.to = v),
+                "--count" => value("--count").and_then(|v| {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=10_000).contains(n))
+                        .map(|n| range.count = n)
+                        .ok_or_else(|| format!("--count must be 1 to 10000, got {v:?}"))
+                }),
+                other => Err(format!("unknown option {other:?}")),
+            };
+            if let Err(e) = parsed {
+                eprintln!("processor replay: {e}\n\n{}", super::USAGE);
+                return ExitCode::from(2);
+            }
+        }
+        for (name, bound) in [("--from", &range.from), ("--to", &range.to)] {
+            if !valid_bound(bound) {
+                eprintln!(
+                    "processor replay: {name} must be -, +, <ms> or <ms>-<seq>, got {bound:?}"
+                );
+                return ExitCode::from(2);
+            }
+        }
+        let stream = env("REDIS_STREAM_KEY")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "analytics_events".into());
+        let io = match Backends::from_env(0) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("processor replay: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let (mut replayed, mut skipped) = (0usize, 0usize);
+        loop {
+            let outcome = io.redis(&call(&stream, &range)).await;
+            let result = outcome
+                .map_err(|e| e.to_string())
+                .and_then(|(status, body)| {
+                    ingest_core::redis::parse_result(status, &body).map_err(|e| format!("{e:?}"))
+                });
+            let records = match result {
+                Ok(v) => parse(&v),
+                Err(e) => {
+                    eprintln!("processor replay: Redis: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            for r in &records {
+                if r.outcome.starts_with("skipped") {
+                    skipped += 1;
+                } else {
+                    replayed += 1;
+                }
+                log(
+                    "dead letter",
+                    serde_json::json!({ "id": r.id, "reason": r.reason, "outcome": r.outcome }),
+                );
+            }
+            // Skipped records stay: continue after the last one read, not from the start.
+            match records.last() {
+                Some(last) if records.len() >= range.count && !range.dry_run => {
+                    range.from = format!("({}", last.id);
+                }
+                _ => break,
+            }
+        }
+        let verb = if range.dry_run {
+            "would_replay"
+        } else {
+            "replayed"
+        };
+        log(
+            "replay done",
+            serde_json::json!({ "stream": stream, verb: replayed, "skipped": skipped }),
+        );
         ExitCode::SUCCESS
     }
 

@@ -36,6 +36,10 @@ fn poison_entries_and_bad_events_become_dead_letters() {
     assert_eq!(batches[0].row_count, 1);
     assert_eq!(dead.len(), 3);
     assert_eq!(dead[0].0, "1-0"); // the event without messageId
+    // ... kept as an entry of its own: write key and the one event, ready for replay
+    let payload: Value = serde_json::from_str(&dead[0].2).unwrap();
+    assert_eq!(payload["wk"], "k");
+    assert_eq!(payload["events"], r#"[{"type":"track"}]"#);
     assert!(dead[1].1.contains("JSON array"));
     assert!(dead[2].1.contains("no events"));
 }
