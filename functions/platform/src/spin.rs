@@ -127,16 +127,91 @@ pub fn response(reply: Reply) -> Response {
     b.body(reply.body.into_bytes()).build()
 }
 
-/// `POST url` with headers and body through `wasi:http/outgoing-handler`.
+/// Upper bound on each phase of a backend call (connect, first byte, between bytes): the
+/// same 10 s Workers gives an Upstash round trip, so a stuck backend gives a 503, not a
+/// hung instance.
+pub const BACKEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `POST url` with headers and body through `wasi:http/outgoing-handler`, with
+/// [`BACKEND_TIMEOUT`] as request options. An instance serves one request, so waiting
+/// on the host's pollables blocks nothing else.
 pub async fn post(url: &str, headers: &[(&'static str, String)], body: &str) -> CallOutcome {
-    let mut b = Request::builder();
-    b.method(Method::Post).uri(url);
+    post_with_deadline(url, headers, body.as_bytes(), BACKEND_TIMEOUT)
+}
+
+fn post_with_deadline(
+    url: &str,
+    headers: &[(&'static str, String)],
+    body: &[u8],
+    timeout: std::time::Duration,
+) -> CallOutcome {
+    use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types as wt};
+    let err = |what: &str, e: &dyn std::fmt::Debug| format!("{what}: {e:?}");
+    let (scheme, rest) = match url.split_once("://") {
+        Some(("https", r)) => (wt::Scheme::Https, r),
+        Some(("http", r)) => (wt::Scheme::Http, r),
+        _ => return Err(format!("not an http(s) URL: {url}")),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    let fields = wt::Fields::new();
     for (k, v) in headers {
-        b.header(*k, v.as_str());
+        fields
+            .append(k, v.as_bytes())
+            .map_err(|e| err("header", &e))?;
     }
-    let req = b.body(body.as_bytes().to_vec()).build();
-    let resp: Response = spin_sdk::http::send(req).await.map_err(|e| e.to_string())?;
-    Ok((*resp.status(), resp.into_body()))
+    let req = wt::OutgoingRequest::new(fields);
+    let set = [
+        req.set_method(&wt::Method::Post),
+        req.set_scheme(Some(&scheme)),
+        req.set_authority(Some(authority)),
+        req.set_path_with_query(Some(path)),
+    ];
+    if set.iter().any(Result::is_err) {
+        return Err(format!("cannot address {url}"));
+    }
+    let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+    let options = wt::RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(ns));
+    let _ = options.set_first_byte_timeout(Some(ns));
+    let _ = options.set_between_bytes_timeout(Some(ns));
+    let out_body = req.body().map_err(|e| err("request body", &e))?;
+    let pending =
+        outgoing_handler::handle(req, Some(options)).map_err(|e| err("outbound request", &e))?;
+    {
+        let stream = out_body.write().map_err(|e| err("request body", &e))?;
+        for chunk in body.chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| err("sending the body", &e))?;
+        }
+    }
+    wt::OutgoingBody::finish(out_body, None).map_err(|e| err("sending the body", &e))?;
+    let response = loop {
+        match pending.get() {
+            Some(r) => break r,
+            None => pending.subscribe().block(),
+        }
+    };
+    let response = response
+        .map_err(|e| err("response", &e))?
+        .map_err(|e| err("backend call", &e))?;
+    let status = response.status();
+    let incoming = response.consume().map_err(|e| err("response body", &e))?;
+    let mut bytes = Vec::new();
+    {
+        let stream = incoming.stream().map_err(|e| err("response body", &e))?;
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(::wasi::io::streams::StreamError::Closed) => break,
+                Err(e) => return Err(err("reading the response", &e)),
+            }
+        }
+    }
+    Ok((status, bytes))
 }
 
 /// One Upstash REST call.
