@@ -41,6 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let Some(mut req) = RawRequest::parse(&data) else {
             continue;
         };
+        if req.flag("repeat").is_some() {
+            continue; // the same events as the seed it repeats
+        }
         let zipped;
         if req.flag("gzip").is_some() {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -40,7 +40,10 @@ fuzz_target!(|input: &[u8]| {
     };
     let limit = usize::from(u16::from_le_bytes([*lo, *hi]));
     let encoding = ENCODINGS[usize::from(mode >> 2) % ENCODINGS.len()];
-    let gzipped = encoding.is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"));
+    let gzipped = encoding.is_some_and(|e| {
+        let e = e.trim();
+        e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip")
+    });
     let members = if mode & 2 == 0 { 1 } else { 2 };
     let body: Vec<u8> = if mode & 1 == 0 {
         data.to_vec()

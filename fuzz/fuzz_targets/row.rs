@@ -1,5 +1,7 @@
 //! ClickHouse rows (`clickhouse::row`) from any text: never panics, a row is one valid
-//! JSON object, and its size is bounded by the event's.
+//! JSON object whose JSON columns hold well-formed JSON objects, and its size is bounded
+//! by the event's. ("Well-formed" as the core reads JSON: raw values are not range
+//! checked, so `1e400` passes through to ClickHouse as text, as the client sent it.)
 //!
 //! Bounded-work invariant: `row.len() <= 4.5 * n + 4 KiB` (n = input length). Not
 //! `2 * n`: a string the encoder pulls out into its own column is written twice, once
@@ -36,7 +38,8 @@ fuzz_target!(|data: &[u8]| {
     let obj = v.as_object().expect("a row is a JSON object");
     for column in ["properties", "traits", "context", "integrations", "extra"] {
         let text = obj[column].as_str().expect("JSON columns are strings");
-        let inner: serde_json::Value = serde_json::from_str(text).expect("JSON column parses");
-        assert!(inner.is_object(), "{column} holds an object");
+        let inner: &serde_json::value::RawValue =
+            serde_json::from_str(text).expect("JSON column parses");
+        assert!(inner.get().starts_with('{'), "{column} holds an object");
     }
 });

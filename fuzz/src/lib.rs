@@ -26,19 +26,29 @@ fn thread_cpu_ns() -> u64 {
 static RUNS: AtomicU64 = AtomicU64::new(0);
 static SLOWEST_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Run one input through `f`, timing it. Each time an input is slower than every input
-/// before it, print `slowest-input: <µs> us cpu, <len> bytes` (scripts/fuzz reports the
-/// last such line). The first run is skipped: it pays for lazy statics and cold caches.
-pub fn timed<R>(len: usize, f: impl FnOnce() -> R) -> R {
+fn measure<R>(f: &impl Fn() -> R) -> (R, u64) {
     let start = thread_cpu_ns();
     let out = f();
-    let took = thread_cpu_ns().saturating_sub(start);
-    if RUNS.fetch_add(1, Ordering::Relaxed) > 0 && took > SLOWEST_NS.load(Ordering::Relaxed) {
-        SLOWEST_NS.store(took, Ordering::Relaxed);
-        eprintln!(
-            "slowest-input: {:.1} us cpu, {len} bytes",
-            took as f64 / 1000.0
-        );
+    (out, thread_cpu_ns().saturating_sub(start))
+}
+
+/// Run one input through `f`, timing it. When an input looks slower than every input
+/// before it, it is run three more times and its fastest time counts (page faults or an
+/// allocator trim can land on any input); if that still beats the record, print
+/// `slowest-input: <µs> us cpu, <len> bytes` (scripts/fuzz reports the last such line).
+/// The first run is skipped: it pays for lazy statics and cold caches.
+pub fn timed<R>(len: usize, f: impl Fn() -> R) -> R {
+    let (out, took) = measure(&f);
+    let record = SLOWEST_NS.load(Ordering::Relaxed);
+    if RUNS.fetch_add(1, Ordering::Relaxed) > 0 && took > record {
+        let best = (0..3).map(|_| measure(&f).1).fold(took, u64::min);
+        if best > record {
+            SLOWEST_NS.store(best, Ordering::Relaxed);
+            eprintln!(
+                "slowest-input: {:.1} us cpu, {len} bytes",
+                best as f64 / 1000.0
+            );
+        }
     }
     out
 }
