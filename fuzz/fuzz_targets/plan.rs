@@ -113,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if req.flag("sign").is_some() {
         let ts = NOW_MS / 1000;
-        let sig = ingest_core::auth::sign("fuzz-secret", ts, req.body);
+        let sig = ingest_core::auth::sign_v2("fuzz-secret", req.method, req.path, ts, req.body);
         for (name, value) in [
             (ingest_core::auth::SIGNATURE_HEADER, sig),
             (ingest_core::auth::TIMESTAMP_HEADER, ts.to_string()),

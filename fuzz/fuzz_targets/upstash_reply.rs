@@ -21,7 +21,7 @@ const C: usize = 256;
 fn text_len(r: &Result<IngestOutcome, RestError>) -> usize {
     match r {
         Ok(IngestOutcome::Appended(id, _)) | Ok(IngestOutcome::Duplicate(id)) => id.len(),
-        Ok(IngestOutcome::Limited(_)) => 0,
+        Ok(IngestOutcome::Limited(_)) | Ok(IngestOutcome::Replayed) => 0,
         Err(RestError::Unavailable(m)) | Err(RestError::Rejected(m)) => m.len(),
     }
 }

@@ -584,6 +584,7 @@ fn build(
         rl_client: &rl_client,
         nonce: nonce.as_deref(),
         now_ms: req.now_ms,
+        budget: work_budget(text.len()),
     };
     ingest::call(cfg, enriched, &key, request, pending, metrics)
 }

@@ -20,12 +20,16 @@ use sha2::{Digest, Sha256};
 
 /// Fixed part of the work budget: room for the edge's own fields on small requests.
 pub const BUDGET_SLACK: usize = 64 * 1024;
+/// Part of the budget kept for what the command carries besides events and dead
+/// letters (the script text, keys, arguments, carried counters).
+const COMMAND_OVERHEAD: usize = 8 * 1024;
 
 /// The most bytes a request with an inflated body of `body_len` bytes may write:
-/// `4 × body + 64 KiB` of enriched events and dead letters together. Real SDK traffic
-/// stays under 2× (the edge adds about 200 bytes per event); what passes the budget
-/// is only a batch-level `context` copied into very many events, or thousands of tiny
-/// events, and those are refused with 413 before anything is written.
+/// `4 × body + 64 KiB`, counted as sent (the events and dead letters JSON-escaped inside
+/// the Upstash command; the rows of the direct sink). Real SDK traffic stays under 2×
+/// (the edge adds about 200 bytes per event); what passes the budget is only a
+/// batch-level `context` copied into very many events, or thousands of tiny events, and
+/// those are refused with 413 before anything is written.
 pub fn work_budget(body_len: usize) -> usize {
     body_len.saturating_mul(4).saturating_add(BUDGET_SLACK)
 }
@@ -56,6 +60,12 @@ pub(super) struct Batch<'a> {
     pub body_len: usize,
 }
 
+/// Length of `json` once written as a JSON string (what the Upstash command carries):
+/// quotes and backslashes gain a backslash; JSON text holds no raw control characters.
+fn escaped_len(json: &str) -> usize {
+    json.len() + json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
+}
+
 fn over_budget(b: &Batch<'_>, budget: usize) -> IngestError {
     let ctx = b.info.context.map_or(String::new(), |_| {
         "; the batch-level context is copied into each event: send it per event or split the batch"
@@ -76,7 +86,8 @@ pub(super) fn enrich_all(
     key: &KeyId,
     rng: &mut impl Random,
 ) -> Result<Enriched, IngestError> {
-    let budget = work_budget(b.body_len);
+    // Room for the rest of the command: the script, keys and carried counters.
+    let budget = work_budget(b.body_len).saturating_sub(COMMAND_OVERHEAD);
     let mut used = 0usize;
     let mut out = Enriched {
         events: Vec::with_capacity(b.events.len()),
@@ -124,7 +135,7 @@ pub(super) fn enrich_all(
                     None => all_have_ids = false,
                 }
                 let ev = enrich(&obj, &c, &b.info, edge, id, len);
-                used = used.saturating_add(ev.len() + 1);
+                used = used.saturating_add(escaped_len(&ev) + 1);
                 if used > budget {
                     return Err(over_budget(b, budget));
                 }
@@ -138,7 +149,7 @@ pub(super) fn enrich_all(
                 });
                 if out.rejects.push(rej) {
                     let text = dead.to_string();
-                    used = used.saturating_add(text.len() + 1);
+                    used = used.saturating_add(escaped_len(&text) + 1);
                     if used > budget {
                         return Err(over_budget(b, budget));
                     }
@@ -176,6 +187,8 @@ pub(super) struct RequestKeys<'a> {
     pub nonce: Option<&'a str>,
     /// Arrival time, Unix ms.
     pub now_ms: i64,
+    /// The request's [`work_budget`].
+    pub budget: usize,
 }
 
 /// The backend call for the enriched events: the ingest script (redis sink) or an
@@ -189,7 +202,7 @@ pub(super) fn call(
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
     match &cfg.sink {
-        Sink::ClickHouse(target) => direct(target, e, key, pending),
+        Sink::ClickHouse(target) => direct(target, e, key, request.budget, pending),
         Sink::Redis => Ok(redis(cfg, e, key, request, pending, metrics)),
     }
 }
@@ -200,6 +213,7 @@ fn direct(
     target: &crate::clickhouse::Target,
     mut e: Enriched,
     key: &KeyId,
+    budget: usize,
     mut pending: Pending,
 ) -> Result<Plan, IngestError> {
     let mut rows = String::with_capacity(e.events.iter().map(|(_, ev)| ev.len() + 400).sum());
@@ -207,6 +221,12 @@ fn direct(
     for (index, ev) in &e.events {
         match crate::clickhouse::row(ev, key.as_str(), "") {
             Ok(row) => {
+                if rows.len() + row.len() + 1 > budget {
+                    return Err(IngestError::Expands(format!(
+                        "batch: the rows of these {} events would exceed {budget} bytes (4 x the body + 64 KiB)",
+                        e.events.len()
+                    )));
+                }
                 rows.push_str(&row);
                 rows.push('\n');
                 count += 1;
