@@ -568,7 +568,7 @@ fn build(
         body_len: text.len(),
     };
     let enriched = ingest::enrich_all(cfg, &batch, &edge, &key, rng)?;
-    if enriched.events.is_empty() && matches!(cfg.sink, crate::config::Sink::ClickHouse(_)) {
+    if enriched.spans.is_empty() && matches!(cfg.sink, crate::config::Sink::ClickHouse(_)) {
         return Err(IngestError::AllInvalid(enriched.rejects));
     }
     let pending = Pending {

@@ -36,8 +36,11 @@ pub fn work_budget(body_len: usize) -> usize {
 
 /// A request's events after validation and enrichment.
 pub(super) struct Enriched {
-    /// `(index in the request, enriched event JSON)` of the accepted events.
-    pub events: Vec<(usize, String)>,
+    /// The accepted events as one JSON array, written as they are enriched (no second
+    /// copy of each event is kept).
+    pub json: String,
+    /// Per accepted event: its index in the request and its byte range in `json`.
+    pub spans: Vec<(usize, std::ops::Range<usize>)>,
     /// The rejected events (listed ones in full, plus the count).
     pub rejects: Rejects,
     /// JSON array of the listed rejects with their event text (`""` when none).
@@ -90,7 +93,8 @@ pub(super) fn enrich_all(
     let budget = work_budget(b.body_len).saturating_sub(COMMAND_OVERHEAD);
     let mut used = 0usize;
     let mut out = Enriched {
-        events: Vec::with_capacity(b.events.len()),
+        json: String::new(),
+        spans: Vec::new(),
         rejects: Rejects::default(),
         dead: String::new(),
         marker: None,
@@ -139,7 +143,10 @@ pub(super) fn enrich_all(
                 if used > budget {
                     return Err(over_budget(b, budget));
                 }
-                out.events.push((index, ev));
+                out.json.push(if out.json.is_empty() { '[' } else { ',' });
+                let start = out.json.len();
+                out.json.push_str(&ev);
+                out.spans.push((index, start..out.json.len()));
             }
             Err(mut rej) => {
                 rej.index = index;
@@ -162,7 +169,10 @@ pub(super) fn enrich_all(
     if !out.dead.is_empty() {
         out.dead.push(']');
     }
-    if !out.events.is_empty() && all_have_ids {
+    if !out.json.is_empty() {
+        out.json.push(']');
+    }
+    if !out.spans.is_empty() && all_have_ids {
         let digest = marker.finalize();
         let mut m = [0u8; 16];
         m.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
@@ -216,15 +226,16 @@ fn direct(
     budget: usize,
     mut pending: Pending,
 ) -> Result<Plan, IngestError> {
-    let mut rows = String::with_capacity(e.events.iter().map(|(_, ev)| ev.len() + 400).sum());
+    let mut rows = String::with_capacity(e.json.len() + e.spans.len() * 400);
     let mut count = 0;
-    for (index, ev) in &e.events {
+    for (index, span) in &e.spans {
+        let ev = e.json.get(span.clone()).unwrap_or_default();
         match crate::clickhouse::row(ev, key.as_str(), "") {
             Ok(row) => {
                 if rows.len() + row.len() + 1 > budget {
                     return Err(IngestError::Expands(format!(
                         "batch: the rows of these {} events would exceed {budget} bytes (4 x the body + 64 KiB)",
-                        e.events.len()
+                        e.spans.len()
                     )));
                 }
                 rows.push_str(&row);
@@ -262,17 +273,7 @@ fn redis(
     mut pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Plan {
-    let count = e.events.len();
-    let mut accepted =
-        String::with_capacity(e.events.iter().map(|(_, ev)| ev.len() + 1).sum::<usize>() + 2);
-    accepted.push('[');
-    for (i, (_, ev)) in e.events.iter().enumerate() {
-        if i > 0 {
-            accepted.push(',');
-        }
-        accepted.push_str(ev);
-    }
-    accepted.push(']');
+    let count = e.spans.len();
     let stream = &cfg.stream_key;
     let rl_key = format!("{stream}:rl:{}:{}", key.as_str(), request.rl_client);
     let nonce_key = format!("{stream}:sig:{}", request.nonce.unwrap_or("-"));
@@ -311,7 +312,7 @@ fn redis(
         &max,
         &window,
         &ttl,
-        if count > 0 { &accepted } else { "" },
+        &e.json,
         &n,
         &e.dead,
         key.as_str(),
