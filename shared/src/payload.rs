@@ -5,6 +5,15 @@ use crate::error::IngestError;
 use std::borrow::Cow;
 use std::io::Read as _;
 
+/// Append a streamed body chunk, keeping at most `cap` bytes in all; returns `true` once
+/// the cap is reached (the adapter stops reading: the core refuses the body from its
+/// length, and memory never holds more than `cap`).
+pub fn append_capped(body: &mut Vec<u8>, chunk: &[u8], cap: usize) -> bool {
+    let room = cap.saturating_sub(body.len());
+    body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+    body.len() >= cap
+}
+
 /// Return the body as plain bytes, inflating gzip, refusing anything over `limit`.
 pub fn decode<'a>(
     body: &'a [u8],
@@ -45,6 +54,16 @@ mod tests {
         let mut e = GzEncoder::new(Vec::new(), Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn streamed_bodies_stop_at_the_cap() {
+        let mut b = Vec::new();
+        assert!(!append_capped(&mut b, b"abc", 5));
+        assert!(append_capped(&mut b, b"defgh", 5));
+        assert_eq!(b, b"abcde");
+        assert!(append_capped(&mut b, b"more", 5));
+        assert_eq!(b.len(), 5);
     }
 
     #[test]

@@ -105,9 +105,7 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Vec<u8> {
         return body;
     };
     while let Some(Ok(chunk)) = stream.next().await {
-        let room = cap.saturating_sub(body.len());
-        body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
-        if body.len() >= cap {
+        if ingest_core::payload::append_capped(&mut body, &chunk, cap) {
             break;
         }
     }
