@@ -244,6 +244,42 @@ mod tests {
         assert_eq!(parse_addr("127.0.0.1:5000"), ip("127.0.0.1"));
     }
 
+    #[test]
+    #[ignore = "finding 2a: behind a trusted proxy that only appends X-Forwarded-For (nginx, ALB, k8s ingress) the client's own CF-Connecting-IP / X-Real-IP picks its rate-limit bucket"]
+    fn finding_2a_a_client_written_cf_connecting_ip_does_not_beat_the_proxy_hop() {
+        let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        // nginx at 10.0.0.7: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        // every other client header passes through unchanged.
+        let forged = h(&[
+            ("cf-connecting-ip", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.4"),
+        ]);
+        assert_eq!(client_ip(&forged, ip("10.0.0.7"), &t), ip("198.51.100.4"));
+        // and with a fresh forged value per request, a fresh bucket per request
+        let rotated = h(&[
+            ("cf-connecting-ip", "6.6.6.7"),
+            ("x-forwarded-for", "198.51.100.4"),
+        ]);
+        assert_eq!(
+            bucket(client_ip(&forged, ip("10.0.0.7"), &t)),
+            bucket(client_ip(&rotated, ip("10.0.0.7"), &t))
+        );
+    }
+
+    #[test]
+    #[ignore = "finding 2b: on Workers the peer IS CF-Connecting-IP, so with TRUSTED_PROXIES the same header is read back and X-Forwarded-For is never consulted: every client shares the proxy's bucket"]
+    fn finding_2b_workers_behind_a_trusted_proxy_sees_the_client_not_the_proxy() {
+        // A proxy/WAF at 192.0.2.10 in front of the Cloudflare zone: Cloudflare sets
+        // CF-Connecting-IP to the proxy and appends it to X-Forwarded-For.
+        let t = TrustedProxies::parse("192.0.2.0/24").unwrap();
+        let hdr = h(&[
+            ("cf-connecting-ip", "192.0.2.10"),
+            ("x-forwarded-for", "198.51.100.4, 192.0.2.10"),
+        ]);
+        let peer = parse_addr("192.0.2.10"); // what the Workers adapter passes as peer_ip
+        assert_eq!(client_ip(&hdr, peer, &t), ip("198.51.100.4"));
+    }
+
     proptest! {
         #[test]
         fn any_header_text_gives_an_answer(xff in "\\PC{0,200}", peer in proptest::option::of(any::<[u8; 4]>())) {
