@@ -74,6 +74,16 @@ def peer_headers(ip):
     return {"CF-Connecting-IP": ip, "spin-client-addr": f"{host}:40000"}
 
 
+# A proxy in TRUSTED_PROXIES of the test stack (scripts/test): its X-Forwarded-For, and on
+# Spin its CDN location headers, are believed.
+PROXY_IP = "203.0.113.7"
+
+
+def via_proxy(client_ip, **headers):
+    """Headers of a request that reached the collector through the trusted proxy."""
+    return {**peer_headers(PROXY_IP), "X-Forwarded-For": f"6.6.6.6, {client_ip}", **headers}
+
+
 class Client:
     """A thin HTTP client for the collector with a per-test client IP."""
 

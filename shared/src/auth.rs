@@ -191,18 +191,31 @@ pub struct Signed<'a> {
 pub enum SignatureVersion {
     /// The deprecated `sha256=` form.
     V1,
-    /// The `v2=` form: method, path, timestamp and body.
-    V2,
+    /// The `v2=` form: method, path, timestamp and body. Carries the MAC's bytes: the
+    /// single-use nonce is derived from them, never from the header's spelling.
+    V2([u8; 32]),
 }
 
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+/// Exactly 64 hex digits (either case) to 32 bytes; anything else (`+`, spaces, another
+/// length) is refused, so one MAC has exactly one byte value.
+fn decode_mac(s: &str) -> Option<[u8; 32]> {
+    fn nibble(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    let mut out = [0u8; 32];
+    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *slot = (nibble(*pair.first()?)? << 4) | nibble(*pair.get(1)?)?;
+    }
+    Some(out)
 }
 
 /// Check a request's signature headers against `secret` (constant-time MAC comparison,
@@ -231,7 +244,7 @@ pub fn verify_signature(
     }
     let (version, hex_mac, m) = if let Some(h) = sig.strip_prefix("v2=") {
         let m = mac(secret, &v2_parts(req.method, req.path, ts_text, req.body));
-        (SignatureVersion::V2, h, m)
+        (SignatureVersion::V2([0; 32]), h, m)
     } else if let Some(h) = sig.strip_prefix("sha256=") {
         if req.now_s > req.v1_until_s {
             return Err("X-Signature v1 (sha256=) is no longer accepted: sign with v2 (method, path, timestamp and body)".into());
@@ -244,9 +257,10 @@ pub fn verify_signature(
     } else {
         return Err("X-Signature must be v2=<hex> (or the deprecated sha256=<hex>)".into());
     };
-    let given = decode_hex(hex_mac).ok_or("X-Signature is not hex")?;
+    let given = decode_mac(hex_mac).ok_or("X-Signature must carry 64 hex digits")?;
     match m.map(|m| m.verify_slice(&given)) {
-        Some(Ok(())) => Ok(version),
+        Some(Ok(())) if version == SignatureVersion::V1 => Ok(version),
+        Some(Ok(())) => Ok(SignatureVersion::V2(given)),
         _ => Err("X-Signature does not match the request".into()),
     }
 }
@@ -365,7 +379,9 @@ mod tests {
         };
         let v =
             |sig: &str, ts: &str, req: Signed<'_>| verify_signature("k", Some(sig), Some(ts), req);
-        assert_eq!(v(&sig, "1000", req), Ok(SignatureVersion::V2));
+        assert!(matches!(v(&sig, "1000", req), Ok(SignatureVersion::V2(_))));
+        assert!(v(&sig.to_ascii_uppercase().replace("V2=", "v2="), "1000", req).is_ok());
+        assert!(v(&format!("{sig}0"), "1000", req).is_err());
         assert!(
             v(
                 &sig,

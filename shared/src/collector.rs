@@ -438,9 +438,19 @@ fn batch_context<'a>(
             cfg.max_event_bytes
         )));
     }
-    RawObject::from_raw(raw)
-        .map(Some)
-        .map_err(|e| IngestError::Malformed(format!("context: {e}")))
+    let parsed =
+        RawObject::from_raw(raw).map_err(|e| IngestError::Malformed(format!("context: {e}")))?;
+    // De-duplicated once per request (last occurrence wins), so merging it into each event
+    // costs its distinct members, which the work budget counts, not its raw member list.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut members: Vec<_> = parsed
+        .members
+        .into_iter()
+        .rev()
+        .filter(|(k, _)| seen.insert(k.clone()))
+        .collect();
+    members.reverse();
+    Ok(Some(RawObject { members }))
 }
 
 /// Whether the request declares (`Content-Length`) a body over `MAX_REQUEST_BYTES`:
@@ -500,10 +510,11 @@ fn build(
             },
         )
         .map_err(IngestError::InvalidSignature)?;
-        if version == crate::auth::SignatureVersion::V2 {
-            nonce = sig.map(|s| {
-                crate::auth::hex(Sha256::digest(s.as_bytes()).get(..16).unwrap_or_default())
-            });
+        // The nonce comes from the MAC's bytes, so no re-spelling of the header is new.
+        if let crate::auth::SignatureVersion::V2(mac) = version {
+            nonce = Some(crate::auth::hex(
+                Sha256::digest(mac).get(..16).unwrap_or_default(),
+            ));
         }
     }
 

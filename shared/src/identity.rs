@@ -3,10 +3,12 @@
 //!
 //! The adapter hands the core the transport peer as its platform knows it (Cloudflare
 //! Workers: `CF-Connecting-IP`, which Cloudflare's edge overwrites; Spin: the
-//! `spin-client-addr` the Spin host sets). Proxy headers (`CF-Connecting-IP`,
-//! `X-Forwarded-For`, `X-Real-IP`) count only when that peer is in `TRUSTED_PROXIES`;
-//! then the client is the rightmost `X-Forwarded-For` hop that is not itself a trusted
-//! proxy. IPv6 clients are bucketed per /64, the block one subscriber gets.
+//! `spin-client-addr` the Spin host sets). `X-Forwarded-For` counts only when that peer is
+//! in `TRUSTED_PROXIES`; then the client is the rightmost hop that is not itself a trusted
+//! proxy (every proxy appends; only the left part is the client's own writing). Headers a
+//! proxy passes through unchanged (`CF-Connecting-IP`, `X-Real-IP` behind nginx, an ALB
+//! or an ingress) are never believed. IPv6 clients are bucketed per /64, the block one
+//! subscriber gets.
 
 use std::net::IpAddr;
 
@@ -96,10 +98,6 @@ impl TrustedProxies {
     }
 }
 
-fn header<'h>(h: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
-}
-
 /// Parse an address as hosts write it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:80`, `::1`.
 pub fn parse_addr(s: &str) -> Option<IpAddr> {
     let s = s.trim();
@@ -109,9 +107,8 @@ pub fn parse_addr(s: &str) -> Option<IpAddr> {
         .map(canonical)
 }
 
-/// The client's address: the peer, unless the peer is a trusted proxy; then what that
-/// proxy says (`CF-Connecting-IP`, else the rightmost untrusted `X-Forwarded-For` hop,
-/// else `X-Real-IP`).
+/// The client's address: the peer, unless the peer is a trusted proxy; then the rightmost
+/// `X-Forwarded-For` hop that is not a trusted proxy (the peer itself when there is none).
 pub fn client_ip(
     headers: &http::HeaderMap,
     peer: Option<IpAddr>,
@@ -121,9 +118,6 @@ pub fn client_ip(
     if !trusted.contains(peer) {
         return Some(peer);
     }
-    if let Some(ip) = header(headers, "cf-connecting-ip").and_then(parse_addr) {
-        return Some(ip);
-    }
     let mut hops: Vec<IpAddr> = Vec::new();
     for v in headers.get_all("x-forwarded-for") {
         let text = v.to_str().unwrap_or_default();
@@ -132,7 +126,6 @@ pub fn client_ip(
     hops.into_iter()
         .rev()
         .find(|ip| !trusted.contains(*ip))
-        .or_else(|| header(headers, "x-real-ip").and_then(parse_addr))
         .or(Some(peer))
 }
 
@@ -213,15 +206,12 @@ mod tests {
         // rightmost untrusted hop: the client cannot prepend its way past the proxy
         let xff = h(&[("x-forwarded-for", "6.6.6.6, 198.51.100.4, 10.0.0.9")]);
         assert_eq!(client_ip(&xff, peer, &t), ip("198.51.100.4"));
-        let cf = h(&[
+        // headers a proxy passes through are the client's own writing: ignored
+        let passed = h(&[
             ("cf-connecting-ip", "2001:db8::1"),
-            ("x-forwarded-for", "9.9.9.9"),
+            ("x-real-ip", "7.7.7.7"),
         ]);
-        assert_eq!(client_ip(&cf, peer, &t), ip("2001:db8::1"));
-        assert_eq!(
-            client_ip(&h(&[("x-real-ip", "198.51.100.8")]), peer, &t),
-            ip("198.51.100.8")
-        );
+        assert_eq!(client_ip(&passed, peer, &t), peer);
         assert_eq!(client_ip(&h(&[]), peer, &t), peer);
         assert_eq!(
             client_ip(&h(&[("x-forwarded-for", "10.1.1.1")]), peer, &t),
@@ -245,7 +235,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "finding 2a: behind a trusted proxy that only appends X-Forwarded-For (nginx, ALB, k8s ingress) the client's own CF-Connecting-IP / X-Real-IP picks its rate-limit bucket"]
     fn finding_2a_a_client_written_cf_connecting_ip_does_not_beat_the_proxy_hop() {
         let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
         // nginx at 10.0.0.7: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
@@ -267,7 +256,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "finding 2b: on Workers the peer IS CF-Connecting-IP, so with TRUSTED_PROXIES the same header is read back and X-Forwarded-For is never consulted: every client shares the proxy's bucket"]
     fn finding_2b_workers_behind_a_trusted_proxy_sees_the_client_not_the_proxy() {
         // A proxy/WAF at 192.0.2.10 in front of the Cloudflare zone: Cloudflare sets
         // CF-Connecting-IP to the proxy and appends it to X-Forwarded-For.

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import (
     ALLOWED_ORIGIN, HASHED_KEY, KEY, OTHER_KEY, RUNTIME, dead_letters, events_by_message_id,
-    events_for_user, uid,
+    events_for_user, uid, via_proxy,
 )
 
 
@@ -237,7 +237,7 @@ def test_timestamp_is_corrected_for_client_clock_skew(client, r):
 def test_geo_from_the_platform_lands_in_context_location(client, r):
     user = uid("u")
     # Workers: request.cf (wrangler dev's placeholder); Spin: the CDN's visitor-location headers
-    headers = {"CF-IPCountry": "NO", "CF-IPCity": "Oslo"}
+    headers = via_proxy(client.ip, **{"CF-IPCountry": "NO", "CF-IPCity": "Oslo"})
     assert client.post("/v1/track", {"userId": user, "event": "Geo"}, headers=headers).status_code == 200
     [got] = events_for_user(r, user)
     loc = got["context"]["location"]

@@ -5,7 +5,7 @@ can send itself. IPv6 clients are counted per /64."""
 import ipaddress
 import random
 
-from conftest import events_for_user, uid
+from conftest import events_for_user, uid, via_proxy
 
 
 def test_forged_forwarding_headers_do_not_change_the_stored_ip(client, r):
@@ -39,3 +39,23 @@ def test_ipv6_clients_rotating_inside_one_64_share_one_bucket(client):
     # the neighbouring /64 is another subscriber
     client.ip = str(ipaddress.IPv6Address(int(net.network_address) + 2**64 + 1))
     assert client.post("/v1/track", {"userId": "rl-v6", "event": "n"}).status_code == 200
+
+
+def test_a_trusted_proxy_names_the_client_by_its_rightmost_hop(client, r):
+    # The suite's stand-in CDN (PROXY_IP) is in TRUSTED_PROXIES: the client is the hop it
+    # appended, not what the client wrote to the left of it.
+    user = uid("proxied")
+    resp = client.post("/v1/track", {"userId": user, "event": "e"}, headers=via_proxy(client.ip))
+    assert resp.status_code == 200, resp.text
+    [got] = events_for_user(r, user)
+    assert got["context"]["ip"] == client.ip
+
+
+def test_cdn_location_headers_from_an_untrusted_client_are_ignored(client, r):
+    user = uid("geo-forged")
+    resp = client.post("/v1/track", {"userId": user, "event": "e"},
+                       headers={"CF-IPCountry": "KP", "CF-IPCity": "Forged"})
+    assert resp.status_code == 200, resp.text
+    [got] = events_for_user(r, user)
+    # Workers: request.cf's own location; Spin: none from an untrusted peer
+    assert got["context"].get("location", {}).get("city") != "Forged"

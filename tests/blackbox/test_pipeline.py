@@ -3,7 +3,7 @@
 import json
 import time
 
-from conftest import Client, ch_query, uid, wait_for_rows
+from conftest import Client, ch_query, uid, via_proxy, wait_for_rows
 
 COUNT_BY_IDS = "SELECT count() AS n FROM analytics.events FINAL WHERE message_id IN {ids:Array(String)}"
 
@@ -21,7 +21,7 @@ def test_events_appear_in_clickhouse_with_correct_columns(client):
          "context": {"page": {"url": "https://x.test/pricing", "path": "/pricing", "title": "P", "referrer": "r"}}},
     ]}
     # geo: request.cf on Workers, the CDN's visitor-location header on Spin
-    assert client.post("/v1/batch", batch, headers={"CF-IPCountry": "NO"}).status_code == 200
+    assert client.post("/v1/batch", batch, headers=via_proxy(client.ip, **{"CF-IPCountry": "NO"})).status_code == 200
     ids = [e["messageId"] for e in batch["batch"]]
     assert wait_for_rows(COUNT_BY_IDS, 2, ids=ids_param(ids)) == 2
     rows = {r["message_id"]: r for r in ch_query(

@@ -194,7 +194,15 @@ mod spin {
                 return s::response(config_error_reply(&e, origin));
             }
         };
-        let geo = ingest_core::enrich::geo_from_headers(&headers);
+        // The Spin host sets spin-client-addr to the transport peer.
+        let peer = headers
+            .get("spin-client-addr")
+            .and_then(|v| v.to_str().ok())
+            .and_then(ingest_core::identity::parse_addr);
+        // CDN location headers are believed only from a trusted proxy (the CDN itself).
+        let geo = peer
+            .filter(|p| cfg.trusted_proxies.contains(*p))
+            .and_then(|_| ingest_core::enrich::geo_from_headers(&headers));
         let body = if method == Method::Post && !declared_over_limit(&cfg, &headers) {
             s::read_capped(req, body_read_cap(&cfg)).await
         } else {
@@ -205,11 +213,7 @@ mod spin {
             path: &path,
             headers: &headers,
             body: &body,
-            // The Spin host sets spin-client-addr to the transport peer.
-            peer_ip: headers
-                .get("spin-client-addr")
-                .and_then(|v| v.to_str().ok())
-                .and_then(ingest_core::identity::parse_addr),
+            peer_ip: peer,
             geo: geo.as_ref(),
             now_ms: started,
         };

@@ -213,6 +213,37 @@ mod native {
                 return ExitCode::from(2);
             }
         };
+        // Pin an open upper bound to the newest dead letter now: an entry that is
+        // dead-lettered again while the cause persists is not picked up in the same run.
+        if range.to == "+" {
+            let dlq = format!("{stream}:invalid");
+            let last =
+                ingest_core::redis::command(&["XREVRANGE", dlq.as_str(), "+", "-", "COUNT", "1"]);
+            let newest =
+                io.redis(&last)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|(status, body)| {
+                        ingest_core::redis::parse_result(status, &body)
+                            .map_err(|e| format!("{e:?}"))
+                    });
+            match newest {
+                Ok(v) => match v.get(0).and_then(|e| e.get(0)).and_then(|id| id.as_str()) {
+                    Some(id) => range.to = id.to_string(),
+                    None => {
+                        log(
+                            "replay done",
+                            serde_json::json!({ "stream": stream, "replayed": 0, "skipped": 0 }),
+                        );
+                        return ExitCode::SUCCESS;
+                    }
+                },
+                Err(e) => {
+                    eprintln!("processor replay: Redis: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
         let (mut replayed, mut skipped) = (0usize, 0usize);
         loop {
             let outcome = io.redis(&call(&stream, &range)).await;

@@ -140,7 +140,7 @@ fn tiny_valid_events_cannot_grow_past_the_budget() {
         Plan::Respond(r, _) => assert_eq!(r.status, 413),
         Plan::Call { call, .. } => {
             let Call::Redis(c) = call else { panic!() };
-            assert!(c.body.len() <= 2 * work_budget(body.len()));
+            assert!(c.body.len() <= work_budget(body.len()));
         }
     }
 }
@@ -289,7 +289,6 @@ fn a_v2_signature_is_single_use_and_covers_the_path() {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "finding 1: a v2 signature is replayable by re-spelling its hex (upper case, '+'): the nonce hashes the header text, not the MAC"]
 fn finding_1_a_v2_signature_has_one_nonce_whatever_its_hex_spelling() {
     let c = cfg(&[("SIGNING_SECRETS", "wk_test=s3cret")]);
     let body = br#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
@@ -321,27 +320,26 @@ fn finding_1_a_v2_signature_has_one_nonce_whatever_its_hex_spelling() {
         "upper-case hex is accepted under a fresh nonce: the captured request replays"
     );
     if plus != sig {
-        assert_eq!(
-            nonce_of(&plus),
-            original,
-            "'+'-prefixed hex is accepted under a fresh nonce"
-        );
+        // not hex at all: refused, so it cannot take a fresh nonce either
+        let h = headers(&[AUTH, ("x-signature", &plus), ("x-signature-timestamp", &ts)]);
+        assert_eq!(reply(plan_bytes(&c, &h, "/v1/batch", body)).status, 401);
     }
 }
 
 #[test]
-#[ignore = "finding 3: the work budget counts \\n \\r \\t in copied raw JSON as 1 byte, the command carries 2: a batch context of newlines doubles the command past 4 x body + 64 KiB"]
 fn finding_3_whitespace_in_a_batch_context_is_counted_as_sent() {
     // A batch context of 32,000 newlines (inside an array, so it is copied byte for byte)
     // merged into 5 tiny events: counted ~161 KB, sent ~321 KB.
     let ctx = format!(r#"{{"a":[{}1]}}"#, "\n".repeat(32_000));
     let body = format!(r#"{{"context":{ctx},"batch":[{}]}}"#, tiny_events(5));
-    let Plan::Call {
-        call: Call::Redis(c),
-        ..
-    } = run("POST", "/v1/batch", &headers(&[AUTH]), &body)
-    else {
-        panic!("expected the call")
+    let c = match run("POST", "/v1/batch", &headers(&[AUTH]), &body) {
+        Plan::Call {
+            call: Call::Redis(c),
+            ..
+        } => c,
+        // counted as sent, it is over the budget: refused before anything is written
+        Plan::Respond(r, _) => return assert_eq!(r.status, 413, "{}", r.body),
+        Plan::Call { .. } => panic!("expected the Redis call"),
     };
     assert!(
         c.body.len() <= work_budget(body.len()),
@@ -353,7 +351,6 @@ fn finding_3_whitespace_in_a_batch_context_is_counted_as_sent() {
 }
 
 #[test]
-#[ignore = "finding 4: CPU is O(batch-context members x events): a context of 5,000 duplicate keys is walked once per event while its output is one member"]
 fn finding_4_a_duplicate_key_batch_context_costs_no_more_than_its_bytes() {
     // Same body size, same events; one body has a batch context of ~5,000 members all
     // named "a" (30 KB, within the event limit), the other carries the 30 KB in an

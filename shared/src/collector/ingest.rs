@@ -64,9 +64,14 @@ pub(super) struct Batch<'a> {
 }
 
 /// Length of `json` once written as a JSON string (what the Upstash command carries):
-/// quotes and backslashes gain a backslash; JSON text holds no raw control characters.
+/// quotes, backslashes and the whitespace JSON allows between tokens (newline, return,
+/// tab) gain a backslash; JSON text holds no other raw control characters.
 fn escaped_len(json: &str) -> usize {
-    json.len() + json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
+    json.len()
+        + json
+            .bytes()
+            .filter(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t'))
+            .count()
 }
 
 fn over_budget(b: &Batch<'_>, budget: usize) -> IngestError {
