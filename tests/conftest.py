@@ -147,8 +147,12 @@ def events_for_user(r, user_id):
 
 
 def dead_letters(r):
+    """The collector's rejected events. The processor's dead letters (`source_id`, `reason`,
+    `entry`) share the stream and are left out; Redis keeps both across restarts (AOF)."""
     out = []
     for entry_id, fields in stream_entries(r, STREAM + ":invalid"):
+        if "rejects" not in fields:
+            continue
         for rej in json.loads(fields["rejects"]):
             rej["_entry"] = entry_id
             rej["_fields"] = fields

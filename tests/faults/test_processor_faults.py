@@ -87,16 +87,21 @@ def test_processor_killed_between_insert_and_xack_is_reclaimed_exactly_once(r):
 
 def test_poison_entry_is_dead_lettered_and_does_not_block_the_rest(r):
     poison_id = r.xadd(STREAM, {"v": "1", "n": "1", "wk": "x", "rid": "poison", "events": "{not json"})
-    prefix = uid("after")
-    send(5, prefix)
-    sql = "SELECT count() FROM analytics.events FINAL WHERE startsWith(message_id, {p:String})"
-    assert wait_for_rows(sql, 5, timeout=60, p=prefix + "-") == 5
+    try:
+        prefix = uid("after")
+        send(5, prefix)
+        sql = "SELECT count() FROM analytics.events FINAL WHERE startsWith(message_id, {p:String})"
+        assert wait_for_rows(sql, 5, timeout=60, p=prefix + "-") == 5
 
-    def dead_lettered():
-        return [f for _, f in r.xrange(STREAM + ":invalid", "-", "+") if f.get("source_id") == poison_id]
+        def dead_lettered():
+            return [f for _, f in r.xrange(STREAM + ":invalid", "-", "+") if f.get("source_id") == poison_id]
 
-    assert wait_until(lambda: dead_lettered(), 30)
-    [dl] = dead_lettered()
-    assert "JSON array" in dl["reason"]
-    assert json.loads(dl["entry"])["rid"] == "poison"
-    assert wait_until(lambda: pending(r) == 0, 30)
+        assert wait_until(lambda: dead_lettered(), 30)
+        [dl] = dead_lettered()
+        assert "JSON array" in dl["reason"]
+        assert json.loads(dl["entry"])["rid"] == "poison"
+        assert wait_until(lambda: pending(r) == 0, 30)
+    finally:
+        # Redis keeps its stream across restarts now (AOF): do not leave an entry behind
+        # that the later tests' stream readers cannot parse.
+        r.xdel(STREAM, poison_id)
