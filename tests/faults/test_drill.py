@@ -20,7 +20,7 @@ import time
 
 import requests
 
-from conftest import COLLECTOR_URL, KEY, RUNTIME, basic, ch_query, fresh_ip, stack, uid
+from conftest import COLLECTOR_URL, DEEP, KEY, RUNTIME, basic, ch_query, fresh_ip, peer_headers, stack, uid
 
 SENDERS = 4
 BATCH = 10  # events per request
@@ -50,8 +50,7 @@ class Sender(threading.Thread):
 
     def run(self):
         session = requests.Session()
-        headers = {"Authorization": basic(KEY), "Content-Type": "application/json",
-                   "X-Forwarded-For": self.ip, "CF-Connecting-IP": self.ip}
+        headers = {"Authorization": basic(KEY), "Content-Type": "application/json", **peer_headers(self.ip)}
         for b in range(MAX_BATCHES):
             if self.stop.is_set():
                 break
@@ -95,7 +94,7 @@ class Sender(threading.Thread):
 
 def health_ok():
     try:
-        return requests.get(COLLECTOR_URL + "/health", timeout=15).status_code == 200
+        return requests.get(COLLECTOR_URL + "/health", headers=DEEP, timeout=15).status_code == 200
     except requests.RequestException:
         return False
 
