@@ -59,3 +59,25 @@ def test_cdn_location_headers_from_an_untrusted_client_are_ignored(client, r):
     [got] = events_for_user(r, user)
     # Workers: request.cf's own location; Spin: none from an untrusted peer
     assert got["context"].get("location", {}).get("city") != "Forged"
+
+
+def test_message_ids_that_join_alike_are_different_requests(client, r):
+    # Retry markers used to join messageIds with "\n": ["a\nb"] and ["a","b"] collided and
+    # the second request was answered duplicate:true and dropped.
+    base = uid("frame")
+    ev = lambda m: {"type": "track", "event": "e", "userId": "u", "messageId": m}  # noqa: E731
+    first = client.post("/v1/batch", {"batch": [ev(f"{base}-a\n{base}-b")]})
+    assert first.status_code == 200 and "duplicate" not in first.json(), first.text
+    second = client.post("/v1/batch", {"batch": [ev(f"{base}-a"), ev(f"{base}-b")]})
+    assert second.status_code == 200 and "duplicate" not in second.json(), second.text
+
+
+def test_an_unparsable_client_context_ip_leaves_one_ip_member(client, r):
+    user = uid("one-ip")
+    resp = client.post("/v1/track", {"userId": user, "event": "e", "context": {"ip": "not-an-ip"}})
+    assert resp.status_code == 200, resp.text
+    entry = [f for _, f in r.xrange("analytics_events", "-", "+") if user in f.get("events", "")]
+    assert len(entry) == 1
+    [event] = [e for e in __import__("json").loads(entry[0]["events"]) if e["userId"] == user]
+    assert event["context"]["ip"] == client.ip
+    assert entry[0]["events"].count('"ip":') == 1
