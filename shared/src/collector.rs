@@ -578,10 +578,6 @@ fn build(
         info,
         body_len: text.len(),
     };
-    let enriched = ingest::enrich_all(cfg, &batch, &edge, &key, rng)?;
-    if enriched.spans.is_empty() && matches!(cfg.sink, crate::config::Sink::ClickHouse(_)) {
-        return Err(IngestError::AllInvalid(enriched.rejects));
-    }
     let pending = Pending {
         direct: false,
         origin: origin.map(str::to_string),
@@ -597,7 +593,7 @@ fn build(
         now_ms: req.now_ms,
         budget: work_budget(text.len()),
     };
-    ingest::call(cfg, enriched, &key, request, pending, metrics)
+    ingest::call(cfg, &batch, &edge, &key, rng, request, pending, metrics)
 }
 
 /// Outcome of the adapter's HTTP call: status and body, or a transport error.

@@ -200,6 +200,13 @@ const fn needs_escape(b: u8) -> bool {
 pub fn push_json_str(buf: &mut String, s: &str) {
     buf.reserve(s.len() + 2);
     buf.push('"');
+    push_json_str_content(buf, s);
+    buf.push('"');
+}
+
+/// Append `s` escaped as the inside of a JSON string literal (no quotes), for strings
+/// written in pieces.
+pub fn push_json_str_content(buf: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
@@ -224,7 +231,6 @@ pub fn push_json_str(buf: &mut String, s: &str) {
         start = i;
     }
     buf.push_str(s.get(start..).unwrap_or_default());
-    buf.push('"');
 }
 
 #[cfg(test)]

@@ -89,18 +89,113 @@ impl RestCall {
 
 /// Build a single-command call from string arguments.
 pub fn command<S: AsRef<str>>(args: &[S]) -> RestCall {
-    let mut body =
-        String::with_capacity(args.iter().map(|a| a.as_ref().len() + 3).sum::<usize>() + 2);
-    body.push('[');
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        // Escaped straight into the body: no second copy of a large argument.
-        crate::event::push_json_str(&mut body, a.as_ref());
+    let mut w = CommandWriter::with_capacity(args.iter().map(|a| a.as_ref().len() + 3).sum());
+    for a in args {
+        w.arg(a.as_ref());
     }
-    body.push(']');
-    RestCall { path: "/", body }
+    w.finish()
+}
+
+/// Writes one command's JSON body argument by argument, escaping straight into the body:
+/// a large argument (a request's events) is never held twice. An argument may be written
+/// in pieces, and a fixed-width slot patched once its value is known.
+#[derive(Debug)]
+pub struct CommandWriter {
+    body: String,
+    args: usize,
+}
+
+impl CommandWriter {
+    /// An empty command with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut body = String::with_capacity(capacity + 2);
+        body.push('[');
+        Self { body, args: 0 }
+    }
+
+    fn separate(&mut self) {
+        if self.args > 0 {
+            self.body.push(',');
+        }
+        self.args += 1;
+    }
+
+    /// Append one argument.
+    pub fn arg(&mut self, a: &str) {
+        self.separate();
+        crate::event::push_json_str(&mut self.body, a);
+    }
+
+    /// Append an argument of `prefix` followed by `width` placeholder zeros; returns where
+    /// the placeholder starts, for [`CommandWriter::patch`].
+    pub fn arg_with_slot(&mut self, prefix: &str, width: usize) -> usize {
+        self.begin_arg();
+        self.piece(prefix);
+        let at = self.body.len();
+        self.body.extend(std::iter::repeat_n('0', width));
+        self.end_arg();
+        at
+    }
+
+    /// Start an argument written with [`CommandWriter::piece`].
+    pub fn begin_arg(&mut self) {
+        self.separate();
+        self.body.push('"');
+    }
+
+    /// Append to the argument begun last (escaped).
+    pub fn piece(&mut self, s: &str) {
+        crate::event::push_json_str_content(&mut self.body, s);
+    }
+
+    /// End the argument begun last.
+    pub fn end_arg(&mut self) {
+        self.body.push('"');
+    }
+
+    /// Overwrite a slot from [`CommandWriter::arg_with_slot`] with `ascii` of the same
+    /// width (hex digits, zero-padded numbers: nothing that needs escaping).
+    pub fn patch(&mut self, at: usize, ascii: &str) {
+        let fits = ascii.bytes().all(|b| b.is_ascii_alphanumeric())
+            && self.body.get(at..at + ascii.len()).is_some();
+        if fits {
+            self.body.replace_range(at..at + ascii.len(), ascii);
+        }
+    }
+
+    /// Make room for `additional` more bytes, growing by doubling but never past `limit`
+    /// (unless the bytes themselves need more): the buffer of a request near its work
+    /// budget is not allocated at twice the budget.
+    pub fn reserve_within(&mut self, additional: usize, limit: usize) {
+        let need = self.body.len().saturating_add(additional);
+        if need > self.body.capacity() {
+            let target = self
+                .body
+                .capacity()
+                .saturating_mul(2)
+                .clamp(need, limit.max(need));
+            self.body.reserve_exact(target - self.body.len());
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether nothing but the opening bracket was written.
+    pub fn is_empty(&self) -> bool {
+        self.args == 0
+    }
+
+    /// The finished call (`POST /`).
+    pub fn finish(mut self) -> RestCall {
+        self.body.push(']');
+        RestCall {
+            path: "/",
+            body: self.body,
+        }
+    }
 }
 
 /// Release the drain lock unless more entries arrived meanwhile.
@@ -217,6 +312,21 @@ mod tests {
         let v: Vec<String> = serde_json::from_str(&c.body).unwrap();
         assert_eq!(v, ["EVAL", "x\"y", "1"]);
         assert_eq!(c.path, "/");
+    }
+
+    #[test]
+    fn a_command_written_in_pieces_with_patched_slots_is_valid_json() {
+        let mut w = CommandWriter::with_capacity(0);
+        w.arg("EVAL");
+        let slot = w.arg_with_slot("s:seen:", 4);
+        w.begin_arg();
+        w.piece("[{\"a\":");
+        w.piece("1}]");
+        w.end_arg();
+        w.patch(slot, "beef");
+        w.patch(slot, "no!!"); // not plain ASCII alphanumerics: ignored
+        let v: Vec<String> = serde_json::from_str(&w.finish().body).unwrap();
+        assert_eq!(v, ["EVAL", "s:seen:beef", "[{\"a\":1}]"]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::config::{Config, Sink};
 use crate::enrich::{BatchInfo, Edge, enrich, uuid_v4};
 use crate::error::IngestError;
 use crate::event::{Kind, RawObject};
-use crate::redis::{INGEST_SCRIPT, command};
+use crate::redis::{CommandWriter, INGEST_SCRIPT};
 use crate::validate::{Reject, Rejects, check, dead_letter_text};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -34,13 +34,57 @@ pub fn work_budget(body_len: usize) -> usize {
     body_len.saturating_mul(4).saturating_add(BUDGET_SLACK)
 }
 
-/// A request's events after validation and enrichment.
+/// Where accepted events go as they are enriched, so no second copy is kept: straight
+/// into the Upstash command (redis sink) or into one array the rows are made from.
+pub(super) trait Accepted {
+    /// Take one enriched event, the `index`-th of the request.
+    fn push(&mut self, index: usize, event: &str);
+    /// How many were taken.
+    fn count(&self) -> usize;
+}
+
+/// The accepted events as one JSON array, with each event's place in it (direct sink).
+#[derive(Default)]
+pub(super) struct JsonArray {
+    json: String,
+    spans: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl Accepted for JsonArray {
+    fn push(&mut self, index: usize, event: &str) {
+        self.json.push(if self.json.is_empty() { '[' } else { ',' });
+        let start = self.json.len();
+        self.json.push_str(event);
+        self.spans.push((index, start..self.json.len()));
+    }
+    fn count(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+/// The events argument of the ingest script, escaped into the command as it grows.
+struct EventsArg<'w> {
+    w: &'w mut CommandWriter,
+    count: usize,
+    /// The command's whole budget: its buffer never grows past it.
+    limit: usize,
+}
+
+impl Accepted for EventsArg<'_> {
+    fn push(&mut self, _index: usize, event: &str) {
+        self.w.reserve_within(escaped_len(event) + 1, self.limit);
+        self.w.piece(if self.count == 0 { "[" } else { "," });
+        self.w.piece(event);
+        self.count += 1;
+    }
+    fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// A request's events after validation and enrichment (the accepted ones went to an
+/// [`Accepted`]).
 pub(super) struct Enriched {
-    /// The accepted events as one JSON array, written as they are enriched (no second
-    /// copy of each event is kept).
-    pub json: String,
-    /// Per accepted event: its index in the request and its byte range in `json`.
-    pub spans: Vec<(usize, std::ops::Range<usize>)>,
     /// The rejected events (listed ones in full, plus the count).
     pub rejects: Rejects,
     /// JSON array of the listed rejects with their event text (`""` when none).
@@ -87,19 +131,18 @@ fn over_budget(b: &Batch<'_>, budget: usize) -> IngestError {
 }
 
 /// Validate and enrich every event, within the work budget.
-pub(super) fn enrich_all(
+fn enrich_all(
     cfg: &Config,
     b: &Batch<'_>,
     edge: &Edge<'_>,
     key: &KeyId,
     rng: &mut impl Random,
+    accepted: &mut dyn Accepted,
 ) -> Result<Enriched, IngestError> {
     // Room for the rest of the command: the script, keys and carried counters.
     let budget = work_budget(b.body_len).saturating_sub(COMMAND_OVERHEAD);
     let mut used = 0usize;
     let mut out = Enriched {
-        json: String::new(),
-        spans: Vec::new(),
         rejects: Rejects::default(),
         dead: String::new(),
         marker: None,
@@ -148,10 +191,7 @@ pub(super) fn enrich_all(
                 if used > budget {
                     return Err(over_budget(b, budget));
                 }
-                out.json.push(if out.json.is_empty() { '[' } else { ',' });
-                let start = out.json.len();
-                out.json.push_str(&ev);
-                out.spans.push((index, start..out.json.len()));
+                accepted.push(index, &ev);
             }
             Err(mut rej) => {
                 rej.index = index;
@@ -174,10 +214,7 @@ pub(super) fn enrich_all(
     if !out.dead.is_empty() {
         out.dead.push(']');
     }
-    if !out.json.is_empty() {
-        out.json.push(']');
-    }
-    if !out.spans.is_empty() && all_have_ids {
+    if accepted.count() > 0 && all_have_ids {
         let digest = marker.finalize();
         let mut m = [0u8; 16];
         m.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
@@ -206,19 +243,29 @@ pub(super) struct RequestKeys<'a> {
     pub budget: usize,
 }
 
-/// The backend call for the enriched events: the ingest script (redis sink) or an
-/// async insert (direct sink).
+/// Validate and enrich the request's events into its one backend call: the ingest
+/// script (redis sink) or an async insert (direct sink).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the request's parts"
+)]
 pub(super) fn call(
     cfg: &Config,
-    e: Enriched,
+    b: &Batch<'_>,
+    edge: &Edge<'_>,
     key: &KeyId,
+    rng: &mut impl Random,
     request: RequestKeys<'_>,
     pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
     match &cfg.sink {
-        Sink::ClickHouse(target) => direct(target, e, key, request.budget, pending),
-        Sink::Redis => Ok(redis(cfg, e, key, request, pending, metrics)),
+        Sink::ClickHouse(target) => {
+            let mut events = JsonArray::default();
+            let e = enrich_all(cfg, b, edge, key, rng, &mut events)?;
+            direct(target, e, events, key, request.budget, pending)
+        }
+        Sink::Redis => redis(cfg, b, edge, key, rng, request, pending, metrics),
     }
 }
 
@@ -227,20 +274,21 @@ pub(super) fn call(
 fn direct(
     target: &crate::clickhouse::Target,
     mut e: Enriched,
+    events: JsonArray,
     key: &KeyId,
     budget: usize,
     mut pending: Pending,
 ) -> Result<Plan, IngestError> {
-    let mut rows = String::with_capacity(e.json.len() + e.spans.len() * 400);
+    let mut rows = String::with_capacity(events.json.len() + events.spans.len() * 400);
     let mut count = 0;
-    for (index, span) in &e.spans {
-        let ev = e.json.get(span.clone()).unwrap_or_default();
+    for (index, span) in &events.spans {
+        let ev = events.json.get(span.clone()).unwrap_or_default();
         match crate::clickhouse::row(ev, key.as_str(), "") {
             Ok(row) => {
                 if rows.len() + row.len() + 1 > budget {
                     return Err(IngestError::Expands(format!(
                         "batch: the rows of these {} events would exceed {budget} bytes (4 x the body + 64 KiB)",
-                        e.spans.len()
+                        events.spans.len()
                     )));
                 }
                 rows.push_str(&row);
@@ -269,76 +317,89 @@ fn direct(
 }
 
 /// Redis sink: one `EVAL` of the ingest script (rate limit, retry marker, append, dead
-/// letters), with the counters of earlier requests riding along.
+/// letters), with the counters of earlier requests riding along. The events are escaped
+/// into the command as they are enriched; the retry marker and its TTL, known only after
+/// the last event, are patched into fixed-width slots.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the request's parts"
+)]
 fn redis(
     cfg: &Config,
-    e: Enriched,
+    b: &Batch<'_>,
+    edge: &Edge<'_>,
     key: &KeyId,
+    rng: &mut impl Random,
     request: RequestKeys<'_>,
     mut pending: Pending,
     metrics: &mut crate::metrics::Metrics,
-) -> Plan {
-    let count = e.spans.len();
+) -> Result<Plan, IngestError> {
     let stream = &cfg.stream_key;
-    let rl_key = format!("{stream}:rl:{}:{}", key.as_str(), request.rl_client);
-    let nonce_key = format!("{stream}:sig:{}", request.nonce.unwrap_or("-"));
-    // Twice the timestamp tolerance: past that the timestamp check refuses it anyway.
-    let nonce_ttl = match request.nonce {
-        Some(_) => (crate::auth::SIGNATURE_TOLERANCE_SECONDS * 2 * 1000).to_string(),
-        None => "0".to_string(),
-    };
-    let dedupe_ttl_ms = match e.marker {
-        Some(_) => cfg.dedupe_window_seconds.saturating_mul(1000),
-        None => 0,
-    };
-    let marker_key = format!("{stream}:seen:{}", hex(&e.marker.unwrap_or_default()));
-    let (lock_key, wanted_key) = crate::redis::drain_keys(stream);
-    let metrics_key = crate::metrics::hash_key(stream);
-    let max = cfg.rate_limit_max_requests.to_string();
-    let window = cfg.rate_limit_window_ms.to_string();
-    let ttl = dedupe_ttl_ms.to_string();
-    let n = count.to_string();
-    let rejected = e.rejects.total().to_string();
-    let now = request.now_ms.to_string();
-    let lock_ttl = cfg.drain_lock_ms.to_string();
-    let dlq = cfg.dead_letter_stream();
-    let mut all: Vec<&str> = vec![
+    let mut w = CommandWriter::with_capacity(b.body_len + b.body_len / 2 + 4096);
+    for a in [
         "EVAL",
         INGEST_SCRIPT,
         "8",
         stream,
-        &dlq,
-        &rl_key,
-        &marker_key,
-        &lock_key,
-        &wanted_key,
-        &metrics_key,
-        &nonce_key,
-        &max,
-        &window,
-        &ttl,
-        &e.json,
-        &n,
-        &e.dead,
-        key.as_str(),
-        &pending.log.request_id,
-        &now,
-        &lock_ttl,
-        &rejected,
-        &nonce_ttl,
-    ];
-    let carried = metrics.take();
-    let carried_text: Vec<(String, String)> = carried
-        .iter()
-        .map(|(f, n)| (f.clone(), n.to_string()))
-        .collect();
-    for (f, n) in &carried_text {
-        all.push(f);
-        all.push(n);
+        &cfg.dead_letter_stream(),
+    ] {
+        w.arg(a);
     }
-    let call = Call::Redis(command(&all));
+    w.arg(&format!(
+        "{stream}:rl:{}:{}",
+        key.as_str(),
+        request.rl_client
+    ));
+    let marker_slot = w.arg_with_slot(&format!("{stream}:seen:"), 32);
+    let (lock_key, wanted_key) = crate::redis::drain_keys(stream);
+    w.arg(&lock_key);
+    w.arg(&wanted_key);
+    w.arg(&crate::metrics::hash_key(stream));
+    w.arg(&format!("{stream}:sig:{}", request.nonce.unwrap_or("-")));
+    w.arg(&cfg.rate_limit_max_requests.to_string());
+    w.arg(&cfg.rate_limit_window_ms.to_string());
+    // Zero-padded so the value can be patched in place; Lua's tonumber reads it as is.
+    let ttl_slot = w.arg_with_slot("", 20);
+    w.begin_arg();
+    let mut events = EventsArg {
+        w: &mut w,
+        count: 0,
+        limit: request.budget,
+    };
+    let e = enrich_all(cfg, b, edge, key, rng, &mut events)?;
+    let count = events.count;
+    if count > 0 {
+        w.piece("]");
+    }
+    w.end_arg();
+    w.arg(&count.to_string());
+    w.arg(&e.dead);
+    w.arg(key.as_str());
+    w.arg(&pending.log.request_id);
+    w.arg(&request.now_ms.to_string());
+    w.arg(&cfg.drain_lock_ms.to_string());
+    w.arg(&e.rejects.total().to_string());
+    // Twice the timestamp tolerance: past that the timestamp check refuses it anyway.
+    let nonce_ttl_ms = match request.nonce {
+        Some(_) => crate::auth::SIGNATURE_TOLERANCE_SECONDS * 2 * 1000,
+        None => 0,
+    };
+    w.arg(&nonce_ttl_ms.to_string());
+    let carried = metrics.take();
+    for (field, n) in &carried {
+        w.arg(field);
+        w.arg(&n.to_string());
+    }
+    if let Some(m) = e.marker {
+        w.patch(marker_slot, &hex(&m));
+        let ttl = cfg.dedupe_window_seconds.saturating_mul(1000);
+        w.patch(ttl_slot, &format!("{ttl:020}"));
+    }
     pending.accepted = count;
     pending.rejects = e.rejects;
     pending.metrics = carried;
-    Plan::Call { call, pending }
+    Ok(Plan::Call {
+        call: Call::Redis(w.finish()),
+        pending,
+    })
 }
