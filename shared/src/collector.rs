@@ -565,14 +565,20 @@ fn build(
     };
 
     let ip = crate::identity::client_ip(req.headers, req.peer_ip, &cfg.trusted_proxies);
-    let edge = Edge {
-        now_ms: req.now_ms,
-        ip,
-        anonymize_ip: cfg.anonymize_ip,
-        geo: req.geo,
-        user_agent: origin.and(header(req.headers, "user-agent")),
-    };
+    let rl_client = crate::identity::bucket(ip);
     let batch = ingest::Batch {
+        cfg,
+        key: &key,
+        edge: Edge {
+            now_ms: req.now_ms,
+            ip,
+            anonymize_ip: cfg.anonymize_ip,
+            geo: req.geo,
+            user_agent: origin.and(header(req.headers, "user-agent")),
+        },
+        rl_client: &rl_client,
+        nonce: nonce.as_deref(),
+        budget: work_budget(text.len()),
         events,
         route_kind,
         info,
@@ -586,14 +592,7 @@ fn build(
         log: log.clone(),
         metrics: Vec::new(),
     };
-    let rl_client = crate::identity::bucket(ip);
-    let request = ingest::RequestKeys {
-        rl_client: &rl_client,
-        nonce: nonce.as_deref(),
-        now_ms: req.now_ms,
-        budget: work_budget(text.len()),
-    };
-    ingest::call(cfg, &batch, &edge, &key, rng, request, pending, metrics)
+    ingest::call(&batch, rng, pending, metrics)
 }
 
 /// Outcome of the adapter's HTTP call: status and body, or a transport error.

@@ -95,8 +95,20 @@ pub(super) struct Enriched {
     pub marker: Option<[u8; 16]>,
 }
 
-/// What [`enrich_all`] reads about the request besides its events.
+/// Everything planning the backend call reads about one request.
 pub(super) struct Batch<'a> {
+    /// The configuration.
+    pub cfg: &'a Config,
+    /// The authenticated write key.
+    pub key: &'a KeyId,
+    /// What the edge knows about the request (time, client, geo, user agent).
+    pub edge: Edge<'a>,
+    /// The client's rate-limit bucket (see [`crate::identity::bucket`]).
+    pub rl_client: &'a str,
+    /// Hex digest of a verified v2 signature: refused if seen inside the window.
+    pub nonce: Option<&'a str>,
+    /// The request's [`work_budget`].
+    pub budget: usize,
     /// The events, as raw JSON.
     pub events: &'a [&'a RawValue],
     /// The route's event type (single-event routes), or `None` for batches.
@@ -132,10 +144,7 @@ fn over_budget(b: &Batch<'_>, budget: usize) -> IngestError {
 
 /// Validate and enrich every event, within the work budget.
 fn enrich_all(
-    cfg: &Config,
     b: &Batch<'_>,
-    edge: &Edge<'_>,
-    key: &KeyId,
     rng: &mut impl Random,
     accepted: &mut dyn Accepted,
 ) -> Result<Enriched, IngestError> {
@@ -149,12 +158,12 @@ fn enrich_all(
     };
     let mut all_have_ids = true;
     let mut marker = Sha256::new();
-    marker.update(key.as_str().as_bytes());
+    marker.update(b.key.as_str().as_bytes());
     for (index, raw) in b.events.iter().enumerate() {
         let len = raw.get().len();
         // The size check comes before parsing: an oversized event costs no member list.
-        let checked = if len > cfg.max_event_bytes {
-            Err(check_size(len, cfg.max_event_bytes))
+        let checked = if len > b.cfg.max_event_bytes {
+            Err(check_size(len, b.cfg.max_event_bytes))
         } else {
             RawObject::from_raw(raw)
                 .map_err(|_| Reject {
@@ -163,7 +172,7 @@ fn enrich_all(
                     reason: "event must be a JSON object".into(),
                 })
                 .and_then(|obj| {
-                    let c = check(&obj, b.route_kind, len, cfg.max_event_bytes)?;
+                    let c = check(&obj, b.route_kind, len, b.cfg.max_event_bytes)?;
                     Ok((obj, c))
                 })
         };
@@ -186,7 +195,7 @@ fn enrich_all(
                     }
                     None => all_have_ids = false,
                 }
-                let ev = enrich(&obj, &c, &b.info, edge, id, len);
+                let ev = enrich(&obj, &c, &b.info, &b.edge, id, len);
                 used = used.saturating_add(escaped_len(&ev) + 1);
                 if used > budget {
                     return Err(over_budget(b, budget));
@@ -197,7 +206,7 @@ fn enrich_all(
                 rej.index = index;
                 let dead = serde_json::json!({
                     "index": index, "field": rej.field, "reason": rej.reason,
-                    "event": dead_letter_text(raw, cfg.max_event_bytes),
+                    "event": dead_letter_text(raw, b.cfg.max_event_bytes),
                 });
                 if out.rejects.push(rej) {
                     let text = dead.to_string();
@@ -231,41 +240,21 @@ fn check_size(len: usize, max: usize) -> Reject {
     }
 }
 
-/// What the ingest script keys on besides the write key.
-pub(super) struct RequestKeys<'a> {
-    /// The client's rate-limit bucket (see [`crate::identity::bucket`]).
-    pub rl_client: &'a str,
-    /// Hex digest of a verified v2 signature: refused if seen inside the window.
-    pub nonce: Option<&'a str>,
-    /// Arrival time, Unix ms.
-    pub now_ms: i64,
-    /// The request's [`work_budget`].
-    pub budget: usize,
-}
-
 /// Validate and enrich the request's events into its one backend call: the ingest
 /// script (redis sink) or an async insert (direct sink).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; the request's parts"
-)]
 pub(super) fn call(
-    cfg: &Config,
     b: &Batch<'_>,
-    edge: &Edge<'_>,
-    key: &KeyId,
     rng: &mut impl Random,
-    request: RequestKeys<'_>,
     pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
-    match &cfg.sink {
+    match &b.cfg.sink {
         Sink::ClickHouse(target) => {
             let mut events = JsonArray::default();
-            let e = enrich_all(cfg, b, edge, key, rng, &mut events)?;
-            direct(target, e, events, key, request.budget, pending)
+            let e = enrich_all(b, rng, &mut events)?;
+            direct(target, e, events, b.key, b.budget, pending)
         }
-        Sink::Redis => redis(cfg, b, edge, key, rng, request, pending, metrics),
+        Sink::Redis => redis(b, rng, pending, metrics),
     }
 }
 
@@ -320,53 +309,41 @@ fn direct(
 /// letters), with the counters of earlier requests riding along. The events are escaped
 /// into the command as they are enriched; the retry marker and its TTL, known only after
 /// the last event, are patched into fixed-width slots.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; the request's parts"
-)]
 fn redis(
-    cfg: &Config,
     b: &Batch<'_>,
-    edge: &Edge<'_>,
-    key: &KeyId,
     rng: &mut impl Random,
-    request: RequestKeys<'_>,
     mut pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
-    let stream = &cfg.stream_key;
+    let stream = &b.cfg.stream_key;
     let mut w = CommandWriter::with_capacity(b.body_len + b.body_len / 2 + 4096);
     for a in [
         "EVAL",
         INGEST_SCRIPT,
         "8",
         stream,
-        &cfg.dead_letter_stream(),
+        &b.cfg.dead_letter_stream(),
     ] {
         w.arg(a);
     }
-    w.arg(&format!(
-        "{stream}:rl:{}:{}",
-        key.as_str(),
-        request.rl_client
-    ));
+    w.arg(&format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client));
     let marker_slot = w.arg_with_slot(&format!("{stream}:seen:"), 32);
     let (lock_key, wanted_key) = crate::redis::drain_keys(stream);
     w.arg(&lock_key);
     w.arg(&wanted_key);
     w.arg(&crate::metrics::hash_key(stream));
-    w.arg(&format!("{stream}:sig:{}", request.nonce.unwrap_or("-")));
-    w.arg(&cfg.rate_limit_max_requests.to_string());
-    w.arg(&cfg.rate_limit_window_ms.to_string());
+    w.arg(&format!("{stream}:sig:{}", b.nonce.unwrap_or("-")));
+    w.arg(&b.cfg.rate_limit_max_requests.to_string());
+    w.arg(&b.cfg.rate_limit_window_ms.to_string());
     // Zero-padded so the value can be patched in place; Lua's tonumber reads it as is.
     let ttl_slot = w.arg_with_slot("", 20);
     w.begin_arg();
     let mut events = EventsArg {
         w: &mut w,
         count: 0,
-        limit: request.budget,
+        limit: b.budget,
     };
-    let e = enrich_all(cfg, b, edge, key, rng, &mut events)?;
+    let e = enrich_all(b, rng, &mut events)?;
     let count = events.count;
     if count > 0 {
         w.piece("]");
@@ -374,13 +351,13 @@ fn redis(
     w.end_arg();
     w.arg(&count.to_string());
     w.arg(&e.dead);
-    w.arg(key.as_str());
+    w.arg(b.key.as_str());
     w.arg(&pending.log.request_id);
-    w.arg(&request.now_ms.to_string());
-    w.arg(&cfg.drain_lock_ms.to_string());
+    w.arg(&b.edge.now_ms.to_string());
+    w.arg(&b.cfg.drain_lock_ms.to_string());
     w.arg(&e.rejects.total().to_string());
     // Twice the timestamp tolerance: past that the timestamp check refuses it anyway.
-    let nonce_ttl_ms = match request.nonce {
+    let nonce_ttl_ms = match b.nonce {
         Some(_) => crate::auth::SIGNATURE_TOLERANCE_SECONDS * 2 * 1000,
         None => 0,
     };
@@ -392,7 +369,7 @@ fn redis(
     }
     if let Some(m) = e.marker {
         w.patch(marker_slot, &hex(&m));
-        let ttl = cfg.dedupe_window_seconds.saturating_mul(1000);
+        let ttl = b.cfg.dedupe_window_seconds.saturating_mul(1000);
         w.patch(ttl_slot, &format!("{ttl:020}"));
     }
     pending.accepted = count;
