@@ -39,11 +39,13 @@ module "worker" {
     CLICKHOUSE_USER     = module.clickhouse.writer_user
     CLICKHOUSE_DATABASE = "analytics"
     ALLOWED_ORIGINS     = join(",", var.allowed_origins)
+    TRUSTED_PROXIES     = join(",", var.trusted_proxies)
     DRAIN_AFTER_ACK_MS  = "10000"
   }
   secrets = {
     REDIS_TOKEN         = module.redis.rest_token
     ALLOWED_WRITE_KEYS  = join(",", var.write_keys_sha256)
     CLICKHOUSE_PASSWORD = var.clickhouse_writer_password
+    METRICS_TOKEN       = var.metrics_token
   }
 }

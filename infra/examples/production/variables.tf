@@ -97,6 +97,28 @@ variable "write_keys_sha256" {
   }
 }
 
+variable "metrics_token" {
+  description = "Bearer token for /health and /metrics (they cost backend calls and are closed without it); Prometheus sends it."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.metrics_token) >= 24
+    error_message = "Use at least 24 random characters."
+  }
+}
+
+variable "trusted_proxies" {
+  description = "CIDR blocks of proxies in front of the Worker whose X-Forwarded-For is believed (usually none: Cloudflare's CF-Connecting-IP names the client)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.trusted_proxies : can(cidrhost(c, 0))])
+    error_message = "Each entry must be a CIDR block such as 203.0.113.0/24."
+  }
+}
+
 variable "allowed_origins" {
   description = "Browser origins allowed to send events."
   type        = list(string)

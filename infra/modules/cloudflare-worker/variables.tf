@@ -64,7 +64,7 @@ variable "vars" {
 }
 
 variable "secrets" {
-  description = "Secret variables (REDIS_TOKEN, ALLOWED_WRITE_KEYS, CLICKHOUSE_PASSWORD); stored as secret_text bindings."
+  description = "Secret variables (REDIS_TOKEN, ALLOWED_WRITE_KEYS, CLICKHOUSE_PASSWORD, METRICS_TOKEN, SIGNING_SECRETS); stored as secret_text bindings."
   type        = map(string)
   sensitive   = true
 }

@@ -53,7 +53,7 @@ variable "variables" {
 }
 
 variable "secrets" {
-  description = "Secret Spin variables (allowed_write_keys, redis_token, clickhouse_password, drain_token), kept in a Kubernetes secret."
+  description = "Secret Spin variables (allowed_write_keys, redis_token, clickhouse_password, drain_token, metrics_token), kept in a Kubernetes secret."
   type        = map(string)
   sensitive   = true
 }
