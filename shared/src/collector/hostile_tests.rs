@@ -284,8 +284,8 @@ fn a_v2_signature_is_single_use_and_covers_the_path() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Hostile review (review/hostile): each test below fails on the current code and is
-// ignored so the branch stays green; REVIEW_FINDINGS.md has the details.
+// Hostile review (review/hostile): each test below failed on the code it reviewed; all
+// pass since the fixes; docs/reviews/2026-11-27-hostile-input.md has the details.
 // ---------------------------------------------------------------------------------------
 
 #[test]
