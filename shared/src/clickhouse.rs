@@ -235,7 +235,7 @@ pub fn row(event_json: &str, write_key_id: &str, stream_id: &str) -> Result<Stri
         _ => String::new(),
     };
     let mut extra = ObjectWriter::with_capacity(64);
-    let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut seen = crate::event::KeySet::default();
     for (k, v) in obj.members.iter().rev() {
         if !COLUMNS.contains(&k.as_ref()) && seen.insert(k.as_ref()) {
             extra.raw(k, v.get());

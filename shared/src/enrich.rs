@@ -2,10 +2,9 @@
 //! `timestamp`, `context.ip` (optionally anonymised), `context.location` from the CDN's
 //! geo data, and `context.userAgent` for browser calls. Client-sent context wins.
 
-use crate::event::{ObjectWriter, RawObject, push_json_str};
+use crate::event::{KeySet, ObjectWriter, RawObject, push_json_str};
 use crate::timestamp::format_ms;
 use crate::validate::Checked;
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// Longest `User-Agent` copied into `context.userAgent`; longer ones are cut (at a
@@ -124,9 +123,8 @@ fn enriched_context(
     edge: &Edge<'_>,
 ) -> String {
     let mut w = ObjectWriter::with_capacity(256);
-    // Last occurrence wins: walk backwards and skip keys already written. Sets, not
-    // lists, so a context with many keys costs n log n, not n².
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    // Last occurrence wins: walk backwards and skip keys already written.
+    let mut seen = KeySet::default();
     let mut client_ip: Option<IpAddr> = None;
     for (k, v) in own.iter().flat_map(|o| o.members.iter()).rev() {
         if !seen.insert(k.as_ref()) {
@@ -141,9 +139,9 @@ fn enriched_context(
         w.raw(k, v.get());
     }
     let has = |k: &str| seen.contains(k);
-    let mut inherited: BTreeSet<&str> = BTreeSet::new();
-    for (k, v) in batch.iter().flat_map(|o| o.members.iter()).rev() {
-        if k != "ip" && !has(k) && inherited.insert(k.as_ref()) {
+    // The batch context arrives de-duplicated (once per request, see `collector`).
+    for (k, v) in batch.iter().flat_map(|o| o.members.iter()) {
+        if k != "ip" && !has(k) {
             w.raw(k, v.get());
         }
     }
@@ -194,7 +192,7 @@ const REPLACED: &[&str] = &[
 
 /// Inputs of [`enrich`] that come from the request rather than the event.
 pub struct BatchInfo<'a> {
-    /// The batch-level `context` (merged under each event's own).
+    /// The batch-level `context` (merged under each event's own), its keys de-duplicated.
     pub context: Option<&'a RawObject<'a>>,
     /// The batch-level `sentAt`, Unix ms.
     pub sent_at_ms: Option<i64>,
@@ -222,7 +220,7 @@ pub fn enrich(
     if let Some(a) = &checked.anonymous_id {
         w.str("anonymousId", a);
     }
-    let mut written: BTreeSet<&str> = BTreeSet::new();
+    let mut written = KeySet::default();
     for (k, v) in obj.members.iter().rev() {
         if REPLACED.contains(&k.as_ref()) || !written.insert(k.as_ref()) {
             continue;

@@ -195,6 +195,45 @@ const fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Object keys seen so far: a list while small (the common case, a few dozen members,
+/// where a scan beats a tree), a B-tree past that, so a hostile object with thousands of
+/// members costs n log n, never n².
+#[derive(Debug, Default)]
+pub struct KeySet<'a> {
+    small: Vec<&'a str>,
+    big: Option<std::collections::BTreeSet<&'a str>>,
+}
+
+impl<'a> KeySet<'a> {
+    const SMALL: usize = 32;
+
+    /// Add `k`; `false` when it was already there.
+    pub fn insert(&mut self, k: &'a str) -> bool {
+        if let Some(big) = &mut self.big {
+            return big.insert(k);
+        }
+        if self.small.contains(&k) {
+            return false;
+        }
+        if self.small.len() < Self::SMALL {
+            self.small.push(k);
+            return true;
+        }
+        let mut big: std::collections::BTreeSet<&str> = self.small.drain(..).collect();
+        big.insert(k);
+        self.big = Some(big);
+        true
+    }
+
+    /// Whether `k` was added.
+    pub fn contains(&self, k: &str) -> bool {
+        match &self.big {
+            Some(big) => big.contains(k),
+            None => self.small.contains(&k),
+        }
+    }
+}
+
 /// Append `s` as a JSON string literal. Runs of bytes that need no escaping are copied
 /// as whole slices (the collector escapes every accepted batch once).
 pub fn push_json_str(buf: &mut String, s: &str) {
@@ -254,6 +293,15 @@ mod tests {
         assert_eq!(raw_str(o.get("a").unwrap()).unwrap(), "plain");
         assert_eq!(raw_str(o.get("b").unwrap()).unwrap(), "q\"é");
         assert!(raw_str(o.get("c").unwrap()).is_none());
+    }
+
+    #[test]
+    fn key_sets_answer_alike_small_and_large() {
+        let keys: Vec<String> = (0..100).map(|i| format!("k{}", i % 70)).collect();
+        let mut set = KeySet::default();
+        let fresh: Vec<bool> = keys.iter().map(|k| set.insert(k)).collect();
+        assert_eq!(fresh.iter().filter(|f| **f).count(), 70);
+        assert!(set.contains("k69") && set.contains("k0") && !set.contains("k70"));
     }
 
     proptest! {

@@ -37,8 +37,9 @@ pub fn work_budget(body_len: usize) -> usize {
 /// Where accepted events go as they are enriched, so no second copy is kept: straight
 /// into the Upstash command (redis sink) or into one array the rows are made from.
 pub(super) trait Accepted {
-    /// Take one enriched event, the `index`-th of the request.
-    fn push(&mut self, index: usize, event: &str);
+    /// Take one enriched event, the `index`-th of the request; returns the bytes it
+    /// costs as sent (what the work budget counts).
+    fn push(&mut self, index: usize, event: &str) -> usize;
     /// How many were taken.
     fn count(&self) -> usize;
 }
@@ -51,11 +52,13 @@ pub(super) struct JsonArray {
 }
 
 impl Accepted for JsonArray {
-    fn push(&mut self, index: usize, event: &str) {
+    fn push(&mut self, index: usize, event: &str) -> usize {
         self.json.push(if self.json.is_empty() { '[' } else { ',' });
         let start = self.json.len();
         self.json.push_str(event);
         self.spans.push((index, start..self.json.len()));
+        // The rows made from it are budgeted on their own (see `direct`).
+        event.len() + 1
     }
     fn count(&self) -> usize {
         self.spans.len()
@@ -71,11 +74,14 @@ struct EventsArg<'w> {
 }
 
 impl Accepted for EventsArg<'_> {
-    fn push(&mut self, _index: usize, event: &str) {
-        self.w.reserve_within(escaped_len(event) + 1, self.limit);
+    fn push(&mut self, _index: usize, event: &str) -> usize {
+        // Escaping at most doubles it; the writer never grows past the budget for it.
+        self.w.reserve_within(2 * event.len() + 1, self.limit);
+        let before = self.w.len();
         self.w.piece(if self.count == 0 { "[" } else { "," });
         self.w.piece(event);
         self.count += 1;
+        self.w.len() - before
     }
     fn count(&self) -> usize {
         self.count
@@ -196,11 +202,12 @@ fn enrich_all(
                     None => all_have_ids = false,
                 }
                 let ev = enrich(&obj, &c, &b.info, &b.edge, id, len);
-                used = used.saturating_add(escaped_len(&ev) + 1);
+                // Counted as written (escaped, in the command): past the budget by at most
+                // this one event, and then the request is refused.
+                used = used.saturating_add(accepted.push(index, &ev));
                 if used > budget {
                     return Err(over_budget(b, budget));
                 }
-                accepted.push(index, &ev);
             }
             Err(mut rej) => {
                 rej.index = index;
