@@ -41,3 +41,14 @@ def test_signed_requests_pass_and_unsigned_ones_are_refused(r):
     assert refused["sent"] == 0 and "401" in refused["error"] and "signature" in refused["error"].lower()
     wrong = run_sender(uid("wrong"), 1, key=SIGNED_KEY, secret="not-the-secret")
     assert wrong["sent"] == 0 and "401" in wrong["error"]
+
+
+def test_the_send_example_explains_its_usage_instead_of_panicking():
+    import subprocess
+    for args, why in (([], "are required"), ([COLLECTOR_URL, KEY, "p", "many"], "COUNT must be"),
+                      (["ftp://x", KEY, "p", "1"], "http(s) URL")):
+        out = subprocess.run([str(SEND), *args], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 2 and "usage: send" in out.stderr and why in out.stderr, (args, out.stderr)
+        assert "panicked" not in out.stderr
+    ok = subprocess.run([str(SEND), "--help"], capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and ok.stdout.startswith("usage: send")
