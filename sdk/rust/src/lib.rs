@@ -93,9 +93,10 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Events per batch (default 100).
+    /// Events per batch (default 100; at most the collector's per-request limit of
+    /// 5,000, which it refuses past with 413).
     pub fn flush_at(mut self, n: usize) -> Self {
-        self.s.flush_at = n.max(1);
+        self.s.flush_at = n.clamp(1, ingest_core::collector::MAX_BATCH_EVENTS);
         self
     }
     /// Send whatever is queued at least this often (default 10 s).
@@ -458,6 +459,19 @@ mod tests {
             .max_queue(max_queue)
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn batches_stay_within_the_collectors_event_limit() {
+        let b = Client::builder("k", "http://127.0.0.1:9").flush_at(1_000_000);
+        assert_eq!(b.s.flush_at, ingest_core::collector::MAX_BATCH_EVENTS);
+        assert_eq!(
+            Client::builder("k", "http://127.0.0.1:9")
+                .flush_at(0)
+                .s
+                .flush_at,
+            1
+        );
     }
 
     #[tokio::test]
