@@ -155,7 +155,7 @@ fn enrich_all(
     accepted: &mut dyn Accepted,
 ) -> Result<Enriched, IngestError> {
     // Room for the rest of the command: the script, keys and carried counters.
-    let budget = work_budget(b.body_len).saturating_sub(COMMAND_OVERHEAD);
+    let budget = b.budget.saturating_sub(COMMAND_OVERHEAD);
     let mut used = 0usize;
     let mut out = Enriched {
         rejects: Rejects::default(),
