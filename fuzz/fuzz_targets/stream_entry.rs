@@ -22,7 +22,7 @@
 #![no_main]
 
 use ingest_core::clickhouse;
-use ingest_core::collector::CallOutcome;
+use ingest_core::io::CallOutcome;
 use ingest_core::drain::{DrainConfig, Io, Pass, drain_once, parse_entries};
 use ingest_core::redis::RestCall;
 use ingest_fuzz::{block_on, timed};

@@ -19,11 +19,7 @@ mod ingest;
 pub use envelope::MAX_BATCH_EVENTS;
 pub use ingest::work_budget;
 
-/// Source of random bytes (getrandom on every platform; fixed in tests).
-pub trait Random {
-    /// Fill `buf` with random bytes.
-    fn fill(&mut self, buf: &mut [u8]);
-}
+pub use crate::io::{CallOutcome, Random};
 
 /// A request as the core sees it.
 #[derive(Debug)]
@@ -71,7 +67,7 @@ pub enum Call {
 
 impl Call {
     /// Make the call through the platform's port.
-    pub async fn run<I: crate::drain::Io>(&self, io: &I) -> CallOutcome {
+    pub async fn run<I: crate::io::Io>(&self, io: &I) -> CallOutcome {
         match self {
             Self::Redis(c) => io.redis(c).await,
             Self::ClickHouse(r) => io.clickhouse(r).await,
@@ -594,9 +590,6 @@ fn build(
     };
     ingest::call(&batch, rng, pending, metrics)
 }
-
-/// Outcome of the adapter's HTTP call: status and body, or a transport error.
-pub type CallOutcome = Result<(u16, Vec<u8>), String>;
 
 /// Build the final reply from the backend call's outcome.
 pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished {

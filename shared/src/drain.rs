@@ -9,27 +9,13 @@
 //! script. A refused batch is split per entry so one poison entry cannot block the rest.
 
 use crate::clickhouse::{self, Failure, Target};
-use crate::collector::CallOutcome;
 use crate::config::number;
+use crate::io::CallOutcome;
 use crate::redis::{RestCall, command, parse_result};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// What a drain needs from its platform: two kinds of HTTP call.
-#[expect(
-    async_fn_in_trait,
-    reason = "used through generics only; JS-backed futures are not Send"
-)]
-pub trait Io {
-    /// Make one Upstash REST call.
-    async fn redis(&self, call: &RestCall) -> CallOutcome;
-    /// Make one ClickHouse HTTP call.
-    async fn clickhouse(&self, req: &clickhouse::Request) -> CallOutcome;
-    /// Current time, Unix ms.
-    fn now_ms(&self) -> i64;
-    /// Wait this long.
-    async fn sleep(&self, ms: u64);
-}
+pub use crate::io::Io;
 
 /// Processor configuration.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 //! figures as Prometheus text for the alert rules.
 
 use crate::clickhouse::{self, Target};
-use crate::collector::CallOutcome;
 use crate::drain::{StreamStats, parse_stats, stats_call};
+use crate::io::CallOutcome;
 use crate::redis::RestCall;
 use crate::reply::Reply;
 
@@ -144,7 +144,7 @@ fn clickhouse_ok(outcome: &CallOutcome) -> Result<f64, String> {
 
 /// Run the probes through the platform's port (Redis, then ClickHouse, each timed) and
 /// build the reply.
-pub async fn run<I: crate::drain::Io>(io: &I, probes: &Probes) -> Reply {
+pub async fn run<I: crate::io::Io>(io: &I, probes: &Probes) -> Reply {
     let t0 = io.now_ms();
     let redis = match &probes.redis {
         Some(call) => Some((io.redis(call).await, (io.now_ms() - t0) as f64)),

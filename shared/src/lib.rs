@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod health;
 pub mod identity;
+pub mod io;
 pub mod metrics;
 pub mod payload;
 pub mod redis;

@@ -2,8 +2,8 @@
 //! configuration from the process environment.
 
 use ingest_core::clickhouse;
-use ingest_core::collector::CallOutcome;
-use ingest_core::drain::Io;
+use ingest_core::io::CallOutcome;
+use ingest_core::io::Io;
 use ingest_core::redis::RestCall;
 use std::time::Duration;
 

@@ -8,8 +8,7 @@
 //! with the `spin-variables` feature, then the environment (`wasmtime serve --env`).
 
 use ingest_core::clickhouse;
-use ingest_core::collector::{CallOutcome, Random};
-use ingest_core::drain::Io;
+use ingest_core::io::{CallOutcome, Io, Random};
 use ingest_core::redis::RestCall;
 use ingest_core::{Config, Reply};
 use spin_sdk::http::{IncomingRequest, Method, Request, Response};

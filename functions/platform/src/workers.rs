@@ -7,9 +7,9 @@
 //! not inflate `Content-Encoding: gzip` request bodies: the core does.
 
 use ingest_core::clickhouse;
-use ingest_core::collector::{CallOutcome, Random};
-use ingest_core::drain::{DrainConfig, Io};
+use ingest_core::drain::DrainConfig;
 use ingest_core::enrich::Geo;
+use ingest_core::io::{CallOutcome, Io, Random};
 use ingest_core::redis::RestCall;
 use ingest_core::{Config, Reply};
 use std::sync::OnceLock;
