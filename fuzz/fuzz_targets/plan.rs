@@ -162,7 +162,7 @@ fuzz_target!(|data: &[u8]| {
                     Call::Redis(c) => (c.body.len(), br#"{"result":["ok","1-0",0]}"#.to_vec()),
                     Call::ClickHouse(r) => (r.body.len() + r.url.len(), Vec::new()),
                 };
-                let done = finish(cfg, pending, Ok((200, ok)));
+                let done = finish(cfg, pending, Ok((200, ok).into()));
                 let (accepted, rejected) = (done.log.accepted, done.log.rejected);
                 assert!(
                     size <= K * n + C,

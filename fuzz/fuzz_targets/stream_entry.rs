@@ -1,4 +1,4 @@
-//! Stream entries: `drain::parse_entries` on any JSON value, then the same bytes as the
+//! Stream entries: `stream::parse_entries` on any JSON value, then the same bytes as the
 //! Redis reply of one drain pass (`drain::drain_once` against an in-memory port), once as
 //! an `XREADGROUP` reply and once as an `XAUTOCLAIM` reply, so the reply parsing, the
 //! entry-to-rows step and the dead-lettering all run.
@@ -22,9 +22,10 @@
 #![no_main]
 
 use ingest_core::clickhouse;
+use ingest_core::drain::{DrainConfig, Io, Pass, drain_once};
 use ingest_core::io::CallOutcome;
-use ingest_core::drain::{DrainConfig, Io, Pass, drain_once, parse_entries};
 use ingest_core::redis::RestCall;
+use ingest_core::stream::parse_entries;
 use ingest_fuzz::{block_on, timed};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -60,11 +61,11 @@ impl Io for Port {
         } else {
             br#"{"result":"OK"}"#.to_vec()
         };
-        Ok((200, reply))
+        Ok((200, reply).into())
     }
     async fn clickhouse(&self, req: &clickhouse::Request) -> CallOutcome {
         self.inserts.borrow_mut().push(req.body.clone());
-        Ok((200, Vec::new()))
+        Ok((200, Vec::new()).into())
     }
     fn now_ms(&self) -> i64 {
         1_700_000_000_000

@@ -1,5 +1,5 @@
 //! Upstash REST replies: `redis::parse_result` then `redis::parse_ingest` (the collector's
-//! second step) and `drain::parse_stats` (health) on any (status, body).
+//! second step) and `stream::parse_stats` (health) on any (status, body).
 //!
 //! Input: bytes 0..2 = the HTTP status (u16 little endian, taken modulo 600), the rest =
 //! the reply body.
@@ -10,8 +10,8 @@
 //! parsed number in full: `1E15` (4 bytes) comes back as `1000000000000000.0` (18).
 #![no_main]
 
-use ingest_core::drain::parse_stats;
 use ingest_core::redis::{IngestOutcome, RestError, parse_ingest, parse_result};
+use ingest_core::stream::parse_stats;
 use ingest_fuzz::timed;
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +22,7 @@ fn text_len(r: &Result<IngestOutcome, RestError>) -> usize {
     match r {
         Ok(IngestOutcome::Appended(id, _)) | Ok(IngestOutcome::Duplicate(id)) => id.len(),
         Ok(IngestOutcome::Limited(_)) | Ok(IngestOutcome::Replayed) => 0,
-        Err(RestError::Unavailable(m)) | Err(RestError::Rejected(m)) => m.len(),
+        Err(RestError::Unavailable(m)) | Err(RestError::Rejected { message: m, .. }) => m.len(),
     }
 }
 
@@ -44,7 +44,7 @@ fuzz_target!(|input: &[u8]| {
             assert!((200..300).contains(&status), "success on HTTP {status}");
         }
 
-        match parse_stats(Ok((status, body.to_vec())), 1_700_000_000_000) {
+        match parse_stats(Ok((status, body.to_vec()).into()), 1_700_000_000_000) {
             Ok(s) => {
                 let n: usize = s.counters.iter().map(String::len).sum();
                 assert!(
@@ -54,10 +54,10 @@ fuzz_target!(|input: &[u8]| {
                 );
                 assert!(s.lag_ms >= 0, "negative lag");
             }
-            Err(m) => assert!(
-                m.len() <= bound,
+            Err(e) => assert!(
+                text_len(&Err(e.clone())) <= bound,
                 "stats error {} B from a {} B body",
-                m.len(),
+                text_len(&Err(e)),
                 body.len()
             ),
         }

@@ -7,7 +7,7 @@ use crate::config::{Config, LogLevel};
 use crate::enrich::{BatchInfo, Edge, Geo};
 use crate::error::IngestError;
 use crate::event::{Kind, RawObject, raw_str};
-use crate::redis::{IngestOutcome, RestCall, RestError, parse_ingest, parse_result};
+use crate::redis::{IngestOutcome, RestCall, RestError, parse_ingest, parse_outcome};
 use crate::reply::Reply;
 use crate::validate::Rejects;
 use serde_json::value::RawValue;
@@ -603,20 +603,16 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
     } = pending;
     let parsed = if direct {
         match outcome {
-            Ok((status, _)) if (200..300).contains(&status) => {
-                Ok(IngestOutcome::Appended(String::new(), false))
-            }
-            Ok((status, body)) => Err(RestError::Unavailable(format!(
-                "ClickHouse HTTP {status}: {}",
-                String::from_utf8_lossy(body.get(..300).unwrap_or(&body)).trim()
+            Ok(reply) if reply.is_success() => Ok(IngestOutcome::Appended(String::new(), false)),
+            Ok(reply) => Err(RestError::Unavailable(format!(
+                "ClickHouse HTTP {}: {}",
+                reply.status,
+                reply.snippet(300)
             ))),
-            Err(e) => Err(RestError::Unavailable(e)),
+            Err(e) => Err(RestError::Unavailable(e.to_string())),
         }
     } else {
-        outcome
-            .map_err(RestError::Unavailable)
-            .and_then(|(status, body)| parse_result(status, &body))
-            .and_then(|v| parse_ingest(&v))
+        parse_outcome(outcome).and_then(|v| parse_ingest(&v))
     };
     // The script ran (whatever it answered) iff the call parsed: then the counters landed.
     let unflushed = if parsed.is_ok() { Vec::new() } else { metrics };
@@ -656,10 +652,10 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
             log.error = Some(e.code());
             e.to_reply()
         }
-        Err(RestError::Unavailable(m)) | Err(RestError::Rejected(m)) => {
+        Err(why) => {
             let e = IngestError::BackendUnavailable("the write was not confirmed".into());
             log.error = Some(e.code());
-            log.detail = Some(m);
+            log.detail = Some(why.to_string());
             e.to_reply()
         }
     };

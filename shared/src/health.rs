@@ -4,10 +4,10 @@
 //! figures as Prometheus text for the alert rules.
 
 use crate::clickhouse::{self, Target};
-use crate::drain::{StreamStats, parse_stats, stats_call};
 use crate::io::CallOutcome;
 use crate::redis::RestCall;
 use crate::reply::Reply;
+use crate::stream::{StreamStats, parse_stats, stats_call};
 
 /// Version reported by health endpoints.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -125,20 +125,12 @@ fn round(ms: f64) -> f64 {
 /// The probe's answer: the share of ClickHouse disk space in use.
 fn clickhouse_ok(outcome: &CallOutcome) -> Result<f64, String> {
     match outcome {
-        Ok((200, body)) => String::from_utf8_lossy(body)
-            .trim()
+        Ok(reply) if reply.status == 200 => reply
+            .snippet(200)
             .parse::<f64>()
-            .map_err(|_| {
-                format!(
-                    "unexpected probe answer {:?}",
-                    String::from_utf8_lossy(body)
-                )
-            }),
-        Ok((status, body)) => Err(format!(
-            "HTTP {status}: {}",
-            String::from_utf8_lossy(body.get(..200).unwrap_or(body)).trim()
-        )),
-        Err(e) => Err(e.clone()),
+            .map_err(|_| format!("unexpected probe answer {:?}", reply.snippet(200))),
+        Ok(reply) => Err(format!("HTTP {}: {}", reply.status, reply.snippet(200))),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -165,7 +157,7 @@ pub fn finish(
     clickhouse: Option<Timed>,
     now_ms: i64,
 ) -> Reply {
-    let stats = redis.map(|(o, ms)| (parse_stats(o, now_ms), ms));
+    let stats = redis.map(|(o, ms)| (parse_stats(o, now_ms).map_err(|e| e.to_string()), ms));
     let ch = clickhouse.map(|(o, ms)| (clickhouse_ok(&o), ms));
     if probes.metrics {
         return metrics(stats.as_ref(), ch.as_ref());
@@ -300,6 +292,11 @@ fn metrics(
 mod tests {
     use super::*;
 
+    /// A backend answer with this status and body.
+    fn answer(parts: (u16, Vec<u8>)) -> crate::io::CallOutcome {
+        Ok(parts.into())
+    }
+
     fn probes(metrics: bool) -> Probes {
         let t = Target {
             url: "http://c".into(),
@@ -320,7 +317,7 @@ mod tests {
     }
 
     fn stats_ok() -> CallOutcome {
-        Ok((200, br#"{"result":[5,2,"1000-0",1,1]}"#.to_vec()))
+        answer((200, br#"{"result":[5,2,"1000-0",1,1]}"#.to_vec()))
     }
 
     #[test]
@@ -372,7 +369,7 @@ mod tests {
         let ok = finish(
             &probes(false),
             Some((stats_ok(), 1.234)),
-            Some((Ok((200, b"0.25\n".to_vec())), 2.0)),
+            Some((answer((200, b"0.25\n".to_vec())), 2.0)),
             4000,
         );
         assert_eq!(ok.status, 200);
@@ -399,7 +396,7 @@ mod tests {
         let m = finish(
             &probes(true),
             Some((stats_ok(), 1.0)),
-            Some((Ok((200, b"0.5".to_vec())), 2.0)),
+            Some((answer((200, b"0.5".to_vec())), 2.0)),
             4000,
         );
         assert!(

@@ -21,6 +21,7 @@ pub mod payload;
 pub mod redis;
 pub mod replay;
 pub mod reply;
+pub mod stream;
 pub mod timestamp;
 pub mod validate;
 

@@ -19,46 +19,7 @@
 /// signature was used before). `drain` is 1 when this request took
 /// the drain lock (it should drain after responding); otherwise the flag tells the
 /// current drainer that more arrived, so nothing waits for the cron.
-pub const INGEST_SCRIPT: &str = r#"
-for i = 13, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
-local max = tonumber(ARGV[1])
-if max > 0 then
-  local n = redis.call('INCR', KEYS[3])
-  if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
-  if n > max then
-    local ttl = redis.call('PTTL', KEYS[3])
-    if ttl < 0 then redis.call('PEXPIRE', KEYS[3], ARGV[2]); ttl = tonumber(ARGV[2]) end
-    return {'limited', ttl}
-  end
-end
-local nonce_ttl = tonumber(ARGV[12])
-if nonce_ttl > 0 and not redis.call('SET', KEYS[8], '1', 'NX', 'PX', nonce_ttl) then
-  return {'replayed', 0}
-end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  local first = redis.call('GET', KEYS[4])
-  if first then return {'duplicate', first} end
-end
-local id = ''
-if ARGV[4] ~= '' then
-  id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'n', ARGV[5], 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'events', ARGV[4])
-end
-if ARGV[6] ~= '' then
-  redis.call('XADD', KEYS[2], '*', 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'rejects', ARGV[6], 'count', ARGV[11])
-end
-if ttl > 0 then redis.call('SET', KEYS[4], id, 'PX', ttl) end
-local drain = 0
-local lock_ttl = tonumber(ARGV[10])
-if lock_ttl > 0 and id ~= '' then
-  if redis.call('SET', KEYS[5], ARGV[8], 'NX', 'PX', lock_ttl) then
-    drain = 1
-  else
-    redis.call('SET', KEYS[6], '1', 'PX', lock_ttl * 4)
-  end
-end
-return {'ok', id, drain}
-"#;
+pub const INGEST_SCRIPT: &str = include_str!("lua/ingest.lua");
 
 /// One HTTP call to the Upstash REST API: `POST {REDIS_URL}{path}` with a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,15 +164,7 @@ impl CommandWriter {
 /// KEYS: 1 drain lock, 2 drain-wanted flag. ARGV: 1 owner (request id), 2 lock TTL ms.
 /// Returns `again` (flag was set: drain once more, lock extended), `released`, or `lost`
 /// (the lock expired and someone else holds it).
-pub const RELEASE_SCRIPT: &str = r#"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
-if redis.call('DEL', KEYS[2]) == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 'again'
-end
-redis.call('DEL', KEYS[1])
-return 'released'
-"#;
+pub const RELEASE_SCRIPT: &str = include_str!("lua/release.lua");
 
 /// The drain lock and flag keys of a stream.
 pub fn drain_keys(stream: &str) -> (String, String) {
@@ -235,13 +188,71 @@ pub enum IngestOutcome {
     Replayed,
 }
 
+/// A Redis error's code: the first word of its message, parsed once where the reply is
+/// read, so callers match on it instead of on text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `NOGROUP`: the stream or its consumer group does not exist.
+    NoGroup,
+    /// `BUSYGROUP`: the consumer group exists already.
+    BusyGroup,
+    /// `NOSCRIPT`: `EVALSHA` of a script the server does not hold.
+    NoScript,
+    /// Any other error (`ERR`, `WRONGTYPE`, ...).
+    Other,
+}
+
+impl ErrorCode {
+    /// The code of an error message such as `NOGROUP No such key ...`.
+    pub fn of(message: &str) -> Self {
+        match message.split_whitespace().next() {
+            Some("NOGROUP") => Self::NoGroup,
+            Some("BUSYGROUP") => Self::BusyGroup,
+            Some("NOSCRIPT") => Self::NoScript,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// Errors talking to Upstash, classified for the response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestError {
     /// Could not reach it, or it answered 5xx / garbage: retryable.
+    #[error("unavailable: {0}")]
     Unavailable(String),
     /// It refused the command (4xx, `{"error"}`): a configuration or protocol problem.
-    Rejected(String),
+    #[error("refused: {message}")]
+    Rejected {
+        /// The Redis error code.
+        code: ErrorCode,
+        /// HTTP status and the error text.
+        message: String,
+    },
+}
+
+impl RestError {
+    /// The Redis error code, when Redis refused the command.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Rejected { code, .. } => Some(*code),
+            Self::Unavailable(_) => None,
+        }
+    }
+
+    fn rejected(status: u16, text: &str) -> Self {
+        Self::Rejected {
+            code: ErrorCode::of(text),
+            message: format!("{status}: {text}"),
+        }
+    }
+}
+
+/// Read one call's outcome: the `result` of a `POST /` reply, or why there is none.
+pub fn parse_outcome(outcome: crate::io::CallOutcome) -> Result<serde_json::Value, RestError> {
+    match outcome {
+        Ok(reply) => parse_result(reply.status, &reply.body),
+        Err(e) => Err(RestError::Unavailable(e.to_string())),
+    }
 }
 
 /// Parse a `POST /` reply body into its `result`, classifying errors.
@@ -254,14 +265,14 @@ pub fn parse_result(status: u16, body: &[u8]) -> Result<serde_json::Value, RestE
                 return Err(if status >= 500 || status == 0 {
                     RestError::Unavailable(e.to_string())
                 } else {
-                    RestError::Rejected(format!("{status}: {e}"))
+                    RestError::rejected(status, e)
                 });
             }
             if !(200..300).contains(&status) {
                 return Err(if status >= 500 {
                     RestError::Unavailable(format!("HTTP {status}"))
                 } else {
-                    RestError::Rejected(format!("HTTP {status}: {}", text()))
+                    RestError::rejected(status, &format!("HTTP {}", text()))
                 });
             }
             match v.get_mut("result") {
@@ -275,7 +286,7 @@ pub fn parse_result(status: u16, body: &[u8]) -> Result<serde_json::Value, RestE
         Err(_) if status >= 500 || status == 0 => {
             Err(RestError::Unavailable(format!("HTTP {status}")))
         }
-        Err(_) => Err(RestError::Rejected(format!("HTTP {status}: {}", text()))),
+        Err(_) => Err(RestError::rejected(status, &format!("HTTP {}", text()))),
     }
 }
 
@@ -334,11 +345,20 @@ mod tests {
         assert_eq!(parse_result(200, br#"{"result":"OK"}"#).unwrap(), "OK");
         assert!(matches!(
             parse_result(400, br#"{"error":"ERR bad"}"#),
-            Err(RestError::Rejected(_))
+            Err(RestError::Rejected {
+                code: ErrorCode::Other,
+                ..
+            })
         ));
+        assert_eq!(
+            parse_result(400, br#"{"error":"NOGROUP No such key"}"#)
+                .unwrap_err()
+                .code(),
+            Some(ErrorCode::NoGroup)
+        );
         assert!(matches!(
             parse_result(401, b"Unauthorized"),
-            Err(RestError::Rejected(_))
+            Err(RestError::Rejected { .. })
         ));
         assert!(matches!(
             parse_result(502, b"<html>"),

@@ -114,6 +114,55 @@ pub fn valid_bound(s: &str) -> bool {
     digits(first) && parts.next().is_none_or(|p| digits(Some(p)))
 }
 
+/// What a whole replay did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Dead letters put back (or that would be, with `dry_run`).
+    pub replayed: usize,
+    /// Dead letters left where they are (see [`Outcome::outcome`]).
+    pub skipped: usize,
+}
+
+/// Replay every dead letter in `range`, page by page, calling `seen` for each record.
+/// An open upper bound (`+`) is pinned first to the newest dead letter, so one that is
+/// dead-lettered again while its cause persists is not picked up in the same run.
+pub async fn run<I: crate::io::Io>(
+    io: &I,
+    stream: &str,
+    mut range: Range,
+    mut seen: impl FnMut(&Outcome),
+) -> Result<Totals, crate::redis::RestError> {
+    use crate::redis::parse_outcome;
+    let mut totals = Totals::default();
+    if range.to == "+" {
+        let dlq = crate::stream::dead_letter_stream(stream);
+        let newest = command(&["XREVRANGE", dlq.as_str(), "+", "-", "COUNT", "1"]);
+        let v = parse_outcome(io.redis(&newest).await)?;
+        match v.get(0).and_then(|e| e.get(0)).and_then(Value::as_str) {
+            Some(id) => range.to = id.to_string(),
+            None => return Ok(totals),
+        }
+    }
+    loop {
+        let records = parse(&parse_outcome(io.redis(&call(stream, &range)).await)?);
+        for r in &records {
+            if r.outcome.starts_with("skipped") {
+                totals.skipped += 1;
+            } else {
+                totals.replayed += 1;
+            }
+            seen(r);
+        }
+        // Skipped records stay: continue after the last one read, not from the start.
+        match records.last() {
+            Some(last) if records.len() >= range.count && !range.dry_run => {
+                range.from = format!("({}", last.id);
+            }
+            _ => return Ok(totals),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,7 +56,7 @@ impl Backends {
         let resp = req.send().await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(|e| e.to_string())?;
-        Ok((status, body.to_vec()))
+        Ok(ingest_core::io::HttpReply::new(status, body.to_vec()))
     }
 }
 

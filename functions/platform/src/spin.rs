@@ -147,7 +147,7 @@ fn post_with_deadline(
     let (scheme, rest) = match url.split_once("://") {
         Some(("https", r)) => (wt::Scheme::Https, r),
         Some(("http", r)) => (wt::Scheme::Http, r),
-        _ => return Err(format!("not an http(s) URL: {url}")),
+        _ => return Err(format!("not an http(s) URL: {url}").into()),
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
@@ -167,7 +167,7 @@ fn post_with_deadline(
         req.set_path_with_query(Some(path)),
     ];
     if set.iter().any(Result::is_err) {
-        return Err(format!("cannot address {url}"));
+        return Err(format!("cannot address {url}").into());
     }
     let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
     let options = wt::RequestOptions::new();
@@ -204,11 +204,11 @@ fn post_with_deadline(
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => bytes.extend_from_slice(&chunk),
                 Err(::wasi::io::streams::StreamError::Closed) => break,
-                Err(e) => return Err(err("reading the response", &e)),
+                Err(e) => return Err(err("reading the response", &e).into()),
             }
         }
     }
-    Ok((status, bytes))
+    Ok(ingest_core::io::HttpReply::new(status, bytes))
 }
 
 /// One Upstash REST call.

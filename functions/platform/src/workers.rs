@@ -181,15 +181,15 @@ pub async fn post(url: &str, headers: &[(&'static str, String)], body: &str) -> 
             .await
             .map_err(|e| e.to_string())?;
         let body = resp.bytes().await.map_err(|e| e.to_string())?;
-        Ok((resp.status_code(), body))
+        Ok(ingest_core::io::HttpReply::new(resp.status_code(), body))
     };
     let timeout = worker::Delay::from(UPSTASH_TIMEOUT);
     futures_util::pin_mut!(send);
     match futures_util::future::select(send, timeout).await {
         futures_util::future::Either::Left((outcome, _)) => outcome,
-        futures_util::future::Either::Right(_) => {
-            Err(format!("no answer within {} s", UPSTASH_TIMEOUT.as_secs()))
-        }
+        futures_util::future::Either::Right(_) => Err(ingest_core::io::TransportError::Timeout(
+            UPSTASH_TIMEOUT.as_secs(),
+        )),
     }
 }
 

@@ -40,10 +40,10 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use ingest_core::drain::{DrainConfig, Pass, drain_once};
+    use ingest_core::drain::{DrainConfig, Schedule, drain_once};
     use platform::native::{Backends, env, now_ms};
     use std::process::ExitCode;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn log(msg: &str, mut fields: serde_json::Value) {
         if let Some(obj) = fields.as_object_mut() {
@@ -86,68 +86,28 @@ mod native {
             shutdown().await;
             let _ = tx.send(true);
         });
-        let mut backoff = Duration::from_millis(250);
-        let mut last_reclaim: Option<Instant> = None;
-        let flush = Duration::from_millis(cfg.flush_interval_ms);
-        // Start by re-reading our own unacknowledged entries (a restart after a crash).
-        let mut own_pending = true;
+        let mut schedule = Schedule::new(&cfg);
         loop {
-            let started = Instant::now();
-            let reclaim = last_reclaim
-                .is_none_or(|t| t.elapsed() >= Duration::from_millis(cfg.claim_idle_ms / 2));
-            if reclaim {
-                last_reclaim = Some(Instant::now());
-            }
             if *stop.borrow() {
                 break;
             }
-            let pass = Pass {
-                block_ms: Some(cfg.flush_interval_ms),
-                reclaim,
-                own_pending,
-            };
+            let started = now_ms();
+            let pass = schedule.next_pass(started);
             let outcome = drain_once(&io, &cfg, &consumer, pass, now_ms).await;
-            // After a failure our entries stay pending: retry them before reading new ones.
-            own_pending = match &outcome {
-                Ok(r) => own_pending && r.entries > 0,
-                Err(_) => true,
-            };
-            let pause = match outcome {
-                Ok(r) if r.entries > 0 => {
-                    backoff = Duration::from_millis(250);
-                    log(
-                        "drained",
-                        serde_json::json!({
-                            "entries": r.entries, "rows": r.rows, "acked": r.acked,
-                            "dead_lettered": r.dead_lettered, "trimmed": r.trimmed,
-                            "lag_ms": r.oldest_ms.unwrap_or(0),
-                            "duration_ms": started.elapsed().as_millis() as u64,
-                        }),
-                    );
-                    // A full batch means a backlog: go on at once. Otherwise keep to about
-                    // one insert per FLUSH_INTERVAL_MS, so ClickHouse gets few, large parts.
-                    if r.entries >= cfg.batch_size {
-                        Duration::ZERO
-                    } else {
-                        flush.saturating_sub(started.elapsed())
-                    }
-                }
-                Ok(_) => Duration::ZERO,
-                Err(e) => {
-                    log(
-                        "drain failed, will retry",
-                        serde_json::json!({
-                            "error": e.to_string(), "retry_in_ms": backoff.as_millis() as u64,
-                        }),
-                    );
-                    let b = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    b
-                }
-            };
-            if !pause.is_zero() {
+            let pause = schedule.after(&outcome, started, now_ms());
+            match &outcome {
+                Ok(r) if r.entries > 0 => println!("{}", r.log_line("drained")),
+                Ok(_) => {}
+                Err(e) => println!(
+                    "{}",
+                    serde_json::json!({
+                        "msg": "drain failed, will retry", "error": e.to_string(), "retry_in_ms": pause,
+                    })
+                ),
+            }
+            if pause > 0 {
                 tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(pause)) => {}
                     _ = stop.changed() => break,
                 }
             }
@@ -158,8 +118,7 @@ mod native {
 
     /// `processor replay`: see [`ingest_core::replay`].
     pub async fn replay(args: &[String]) -> ExitCode {
-        use ingest_core::drain::Io as _;
-        use ingest_core::replay::{Range, call, parse, valid_bound};
+        use ingest_core::replay::{Range, valid_bound};
         let mut range = Range {
             from: "-".into(),
             to: "+".into(),
@@ -213,81 +172,31 @@ mod native {
                 return ExitCode::from(2);
             }
         };
-        // Pin an open upper bound to the newest dead letter now: an entry that is
-        // dead-lettered again while the cause persists is not picked up in the same run.
-        if range.to == "+" {
-            let dlq = format!("{stream}:invalid");
-            let last =
-                ingest_core::redis::command(&["XREVRANGE", dlq.as_str(), "+", "-", "COUNT", "1"]);
-            let newest =
-                io.redis(&last)
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|(status, body)| {
-                        ingest_core::redis::parse_result(status, &body)
-                            .map_err(|e| format!("{e:?}"))
-                    });
-            match newest {
-                Ok(v) => match v.get(0).and_then(|e| e.get(0)).and_then(|id| id.as_str()) {
-                    Some(id) => range.to = id.to_string(),
-                    None => {
-                        log(
-                            "replay done",
-                            serde_json::json!({ "stream": stream, "replayed": 0, "skipped": 0 }),
-                        );
-                        return ExitCode::SUCCESS;
-                    }
-                },
-                Err(e) => {
-                    eprintln!("processor replay: Redis: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-        }
-        let (mut replayed, mut skipped) = (0usize, 0usize);
-        loop {
-            let outcome = io.redis(&call(&stream, &range)).await;
-            let result = outcome
-                .map_err(|e| e.to_string())
-                .and_then(|(status, body)| {
-                    ingest_core::redis::parse_result(status, &body).map_err(|e| format!("{e:?}"))
-                });
-            let records = match result {
-                Ok(v) => parse(&v),
-                Err(e) => {
-                    eprintln!("processor replay: Redis: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            for r in &records {
-                if r.outcome.starts_with("skipped") {
-                    skipped += 1;
-                } else {
-                    replayed += 1;
-                }
-                log(
-                    "dead letter",
-                    serde_json::json!({ "id": r.id, "reason": r.reason, "outcome": r.outcome }),
-                );
-            }
-            // Skipped records stay: continue after the last one read, not from the start.
-            match records.last() {
-                Some(last) if records.len() >= range.count && !range.dry_run => {
-                    range.from = format!("({}", last.id);
-                }
-                _ => break,
-            }
-        }
         let verb = if range.dry_run {
             "would_replay"
         } else {
             "replayed"
         };
-        log(
-            "replay done",
-            serde_json::json!({ "stream": stream, verb: replayed, "skipped": skipped }),
-        );
-        ExitCode::SUCCESS
+        let outcome = ingest_core::replay::run(&io, &stream, range, |r| {
+            log(
+                "dead letter",
+                serde_json::json!({ "id": r.id, "reason": r.reason, "outcome": r.outcome }),
+            )
+        })
+        .await;
+        match outcome {
+            Ok(t) => {
+                log(
+                    "replay done",
+                    serde_json::json!({ "stream": stream, verb: t.replayed, "skipped": t.skipped }),
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("processor replay: Redis {e}");
+                ExitCode::from(1)
+            }
+        }
     }
 
     async fn shutdown() {

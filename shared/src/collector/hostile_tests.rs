@@ -2,7 +2,7 @@
 //! or accepted within the work budget, and nothing a request writes or answers grows
 //! with anything but its own bytes.
 
-use super::tests::{AUTH, Counter, call_args, cfg, headers, reply, run};
+use super::tests::{AUTH, Counter, answer, call_args, cfg, headers, reply, run};
 use super::*;
 use flate2::{Compression, write::GzEncoder};
 use serde_json::{Value, json};
@@ -105,7 +105,7 @@ fn thousands_of_invalid_events_give_a_bounded_command_and_reply() {
     let r = finish(
         &cfg(&[]),
         pending,
-        Ok((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
+        answer((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
     )
     .reply;
     assert_eq!(r.status, 200);
@@ -212,7 +212,7 @@ fn direct_sink_answers_for_the_good_events_next_to_a_bad_one() {
         panic!("expected an insert")
     };
     assert_eq!(insert.body.lines().count(), 1);
-    let r = finish(&c, pending, Ok((200, Vec::new()))).reply;
+    let r = finish(&c, pending, answer((200, Vec::new()))).reply;
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!((r.status, v["accepted"].clone()), (200, json!(1)));
     assert_eq!(v["rejected"][0]["index"], 1);
@@ -268,7 +268,7 @@ fn a_v2_signature_is_single_use_and_covers_the_path() {
     let r = finish(
         &c,
         pending,
-        Ok((200, br#"{"result":["replayed",0]}"#.to_vec())),
+        answer((200, br#"{"result":["replayed",0]}"#.to_vec())),
     )
     .reply;
     assert_eq!(r.status, 401);

@@ -1,4 +1,9 @@
 use super::*;
+
+/// A backend answer with this status and body.
+pub(super) fn answer(parts: (u16, Vec<u8>)) -> crate::io::CallOutcome {
+    Ok(parts.into())
+}
 use serde_json::{Value, json};
 
 pub(super) struct Counter(pub(super) u8);
@@ -97,7 +102,7 @@ fn valid_batch_becomes_one_eval_with_all_events() {
     let Finished { reply: r, log, .. } = finish(
         &cfg(&[]),
         pending,
-        Ok((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
+        answer((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
     );
     assert_eq!(r.status, 200);
     assert_eq!(log.accepted, 2);
@@ -117,7 +122,7 @@ fn invalid_events_are_reported_and_dead_lettered() {
     let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
-        Ok((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
+        answer((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
     );
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["accepted"], 1);
@@ -140,7 +145,7 @@ fn all_invalid_is_400_after_dead_lettering() {
     let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
-        Ok((200, br#"{"result":["ok",""]}"#.to_vec())),
+        answer((200, br#"{"result":["ok",""]}"#.to_vec())),
     );
     assert_eq!(r.status, 400);
     let v: Value = serde_json::from_str(&r.body).unwrap();
@@ -244,11 +249,14 @@ fn backend_outcomes_map_to_statuses() {
     let body = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
     let outcomes: Vec<(CallOutcome, u16)> = vec![
         (Err("connection refused".into()), 503),
-        (Ok((502, b"bad gateway".to_vec())), 503),
-        (Ok((401, br#"{"error":"Unauthorized"}"#.to_vec())), 503),
-        (Ok((200, br#"{"result":["limited",2500]}"#.to_vec())), 429),
+        (answer((502, b"bad gateway".to_vec())), 503),
+        (answer((401, br#"{"error":"Unauthorized"}"#.to_vec())), 503),
         (
-            Ok((200, br#"{"result":["duplicate","1-0"]}"#.to_vec())),
+            answer((200, br#"{"result":["limited",2500]}"#.to_vec())),
+            429,
+        ),
+        (
+            answer((200, br#"{"result":["duplicate","1-0"]}"#.to_vec())),
             200,
         ),
     ];
@@ -363,7 +371,7 @@ fn direct_sink_inserts_rows_into_clickhouse_and_acks_on_success() {
     let row: Value = serde_json::from_str(insert.body.lines().next().unwrap()).unwrap();
     assert_eq!(row["message_id"], "m1");
     assert_eq!(insert.body.lines().count(), 1);
-    let Finished { reply, .. } = finish(&c, pending, Ok((200, Vec::new())));
+    let Finished { reply, .. } = finish(&c, pending, answer((200, Vec::new())));
     assert_eq!(reply.status, 200);
     let v: Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(v["accepted"], 1);
@@ -377,7 +385,7 @@ fn direct_sink_inserts_rows_into_clickhouse_and_acks_on_success() {
         panic!()
     };
     assert_eq!(
-        finish(&c, pending, Ok((500, b"Code: 241".to_vec())))
+        finish(&c, pending, answer((500, b"Code: 241".to_vec())))
             .reply
             .status,
         503

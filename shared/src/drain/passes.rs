@@ -1,0 +1,158 @@
+//! How drain passes are strung together. Three callers, one policy each, all in the core
+//! so every platform keeps the same timing:
+//! - [`drain_after_ack`]: the collector drains right after a request it acknowledged;
+//! - [`drain_scheduled`]: the cron / Spin trigger safety net;
+//! - [`Schedule`]: a long-running processor's loop (pure: it decides, the caller sleeps).
+
+use super::{DrainConfig, DrainError, Io, Pass, Report, drain_once};
+use crate::redis::{RELEASE_SCRIPT, command, drain_keys};
+use crate::stream;
+
+/// Drain right after a request was acknowledged, while holding the drain lock the ingest
+/// script handed to `owner`. Passes run at most every `FLUSH_INTERVAL_MS` (few, large
+/// ClickHouse inserts) until the stream is empty and no request asked for another pass;
+/// then the lock is released. On any error it stops: the lock expires and the next
+/// request, the cron or a native processor carries on.
+pub async fn drain_after_ack<I: Io>(
+    io: &I,
+    cfg: &DrainConfig,
+    consumer: &str,
+    owner: &str,
+    lock_ms: u64,
+    max_passes: usize,
+) -> Result<Report, DrainError> {
+    let (lock, wanted) = drain_keys(&cfg.stream);
+    let ttl = lock_ms.to_string();
+    let mut total = Report::default();
+    for _ in 0..max_passes {
+        let started = io.now_ms();
+        let r = drain_once(io, cfg, consumer, Pass::default(), || io.now_ms()).await?;
+        total.add(&r);
+        if r.entries == 0 {
+            let release = command(&["EVAL", RELEASE_SCRIPT, "2", &lock, &wanted, owner, &ttl]);
+            if stream::call(io, &release).await? != "again" {
+                break;
+            }
+            continue;
+        }
+        let wait =
+            i64::try_from(cfg.flush_interval_ms).unwrap_or(i64::MAX) - (io.now_ms() - started);
+        if wait > 0 && r.entries < cfg.batch_size {
+            io.sleep(wait.unsigned_abs()).await;
+        }
+    }
+    Ok(total)
+}
+
+/// The scheduled safety net (Workers cron, Spin trigger): take over entries left pending
+/// by dead consumers, retry this consumer's own, then drain new entries, for at most
+/// `max_passes` passes.
+pub async fn drain_scheduled<I: Io>(
+    io: &I,
+    cfg: &DrainConfig,
+    consumer: &str,
+    max_passes: usize,
+) -> Result<Report, DrainError> {
+    let mut total = Report::default();
+    let mut pass = Pass {
+        block_ms: None,
+        reclaim: true,
+        own_pending: true,
+    };
+    for _ in 0..max_passes {
+        let r = drain_once(io, cfg, consumer, pass, || io.now_ms()).await?;
+        total.add(&r);
+        if r.entries == 0 {
+            if pass.reclaim || pass.own_pending {
+                pass = Pass::default();
+                continue;
+            }
+            break;
+        }
+        pass.reclaim = false;
+    }
+    Ok(total)
+}
+
+/// First retry delay after a failed pass; it doubles up to [`MAX_BACKOFF_MS`].
+pub const FIRST_BACKOFF_MS: u64 = 250;
+/// Longest retry delay.
+pub const MAX_BACKOFF_MS: u64 = 30_000;
+
+/// A long-running processor's policy, without I/O: which pass to run next and how long to
+/// wait after it.
+/// - It starts by re-reading its own unacknowledged entries (a restart after a crash),
+///   and after any failure does so again before reading new ones.
+/// - It reclaims other consumers' stale entries every `CLAIM_IDLE_MS / 2`.
+/// - A full batch means a backlog: go on at once. Otherwise it keeps to about one insert
+///   per `FLUSH_INTERVAL_MS`, so ClickHouse gets few, large parts.
+/// - Failures back off exponentially from 250 ms to 30 s; a success resets that.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    batch_size: usize,
+    flush_ms: u64,
+    reclaim_every_ms: i64,
+    last_reclaim_ms: Option<i64>,
+    own_pending: bool,
+    backoff_ms: u64,
+}
+
+impl Schedule {
+    /// The policy for this configuration.
+    pub fn new(cfg: &DrainConfig) -> Self {
+        Self {
+            batch_size: cfg.batch_size,
+            flush_ms: cfg.flush_interval_ms,
+            reclaim_every_ms: i64::try_from(cfg.claim_idle_ms / 2).unwrap_or(i64::MAX),
+            last_reclaim_ms: None,
+            own_pending: true,
+            backoff_ms: FIRST_BACKOFF_MS,
+        }
+    }
+
+    /// The pass to run now.
+    pub fn next_pass(&mut self, now_ms: i64) -> Pass {
+        let reclaim = self
+            .last_reclaim_ms
+            .is_none_or(|t| now_ms - t >= self.reclaim_every_ms);
+        if reclaim {
+            self.last_reclaim_ms = Some(now_ms);
+        }
+        Pass {
+            block_ms: Some(self.flush_ms),
+            reclaim,
+            own_pending: self.own_pending,
+        }
+    }
+
+    /// How long to wait after a pass that started at `started_ms` and ended at `now_ms`.
+    pub fn after(
+        &mut self,
+        outcome: &Result<Report, DrainError>,
+        started_ms: i64,
+        now_ms: i64,
+    ) -> u64 {
+        // After a failure our entries stay pending: retry them before reading new ones.
+        self.own_pending = match outcome {
+            Ok(r) => self.own_pending && r.entries > 0,
+            Err(_) => true,
+        };
+        match outcome {
+            Ok(r) if r.entries > 0 => {
+                self.backoff_ms = FIRST_BACKOFF_MS;
+                if r.entries >= self.batch_size {
+                    0
+                } else {
+                    let spent = u64::try_from(now_ms - started_ms).unwrap_or(0);
+                    self.flush_ms.saturating_sub(spent)
+                }
+            }
+            Ok(_) => 0,
+            Err(_) => {
+                let wait = self.backoff_ms;
+                self.backoff_ms = (self.backoff_ms * 2).min(MAX_BACKOFF_MS);
+                wait
+            }
+        }
+    }
+}
