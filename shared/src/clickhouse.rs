@@ -18,16 +18,7 @@ pub struct Target {
     pub password: String,
 }
 
-/// One HTTP request to ClickHouse: `POST {url}/?{query}` with `body`, plus auth headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    /// Full URL including the query string.
-    pub url: String,
-    /// Request body (rows for inserts, SQL for queries).
-    pub body: String,
-    /// Headers to send (`X-ClickHouse-User`, `X-ClickHouse-Key`).
-    pub headers: Vec<(&'static str, String)>,
-}
+pub use crate::io::Request;
 
 fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -134,6 +134,23 @@ fn clickhouse_ok(outcome: &CallOutcome) -> Result<f64, String> {
     }
 }
 
+/// The health function's entry point: the deployment's dependencies, the caller's access
+/// to the deep routes, then the answer (probing the dependencies when the route needs it).
+pub async fn serve<I: crate::io::Io>(
+    io: &I,
+    dep: &crate::serve::Deployment,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+) -> Reply {
+    let (stream, target) = dependencies(&dep.config, dep.drain.as_ref());
+    let access = deep_access(dep.config.metrics_token.as_deref(), authorization);
+    match plan(method, path, access, stream, target) {
+        HealthPlan::Respond(r) => r,
+        HealthPlan::Probe(probes) => run(io, &probes).await,
+    }
+}
+
 /// Run the probes through the platform's port (Redis, then ClickHouse, each timed) and
 /// build the reply.
 pub async fn run<I: crate::io::Io>(io: &I, probes: &Probes) -> Reply {

@@ -1,10 +1,47 @@
 //! The one port between the core and its platforms. Every function's behaviour is
 //! written against [`Io`] (backend calls, clock, timers) and [`Random`]; the Workers,
 //! Spin and native adapters implement them and do nothing else but convert requests
-//! and responses. A leaf module: it depends on no other part of the core's behaviour.
+//! and responses. A leaf module: it depends on no other part of the core, so every
+//! other module may use it. The two request shapes ([`RestCall`] for Upstash, [`Request`]
+//! for ClickHouse) live here for that reason; `redis` and `clickhouse` re-export them.
 
-use crate::clickhouse;
-use crate::redis::RestCall;
+/// One HTTP call to the Upstash REST API: `POST {REDIS_URL}{path}` with a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestCall {
+    /// `/` for one command, `/pipeline` or `/multi-exec` for several.
+    pub path: &'static str,
+    /// The JSON body: a command array, or an array of them.
+    pub body: String,
+}
+
+impl RestCall {
+    /// URL and headers of this call for `REDIS_URL` / `REDIS_TOKEN`: every adapter sends
+    /// `POST url` with these headers and [`RestCall::body`].
+    pub fn http(
+        &self,
+        redis_url: &str,
+        redis_token: &str,
+    ) -> (String, [(&'static str, String); 2]) {
+        (
+            format!("{redis_url}{}", self.path),
+            [
+                ("authorization", format!("Bearer {redis_token}")),
+                ("content-type", "application/json".to_string()),
+            ],
+        )
+    }
+}
+
+/// One HTTP request to ClickHouse (or any backend): `POST {url}` with `body` and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Full URL including the query string.
+    pub url: String,
+    /// Request body (rows for inserts, SQL for queries).
+    pub body: String,
+    /// Headers to send (`X-ClickHouse-User`, `X-ClickHouse-Key`).
+    pub headers: Vec<(&'static str, String)>,
+}
 
 /// A backend's HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +116,7 @@ pub trait Io {
     /// Make one Upstash REST call.
     async fn redis(&self, call: &RestCall) -> CallOutcome;
     /// Make one ClickHouse HTTP call.
-    async fn clickhouse(&self, req: &clickhouse::Request) -> CallOutcome;
+    async fn clickhouse(&self, req: &Request) -> CallOutcome;
     /// Current time, Unix ms.
     fn now_ms(&self) -> i64;
     /// Wait this long.
@@ -90,4 +127,50 @@ pub trait Io {
 pub trait Random {
     /// Fill `buf` with random bytes.
     fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// What a platform must provide for [`Backends`] to implement [`Io`]: one HTTP POST
+/// (with the platform's deadline), a clock and a timer.
+#[expect(
+    async_fn_in_trait,
+    reason = "used through generics only; JS-backed futures are not Send"
+)]
+pub trait Http {
+    /// `POST url` with these headers and body.
+    async fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> CallOutcome;
+    /// Current time, Unix ms.
+    fn now_ms(&self) -> i64;
+    /// Wait this long.
+    async fn sleep(&self, ms: u64);
+}
+
+/// The port over a platform's [`Http`]: Upstash REST calls go to `REDIS_URL` with the
+/// bearer token, ClickHouse calls to their own URL. The one `Io` implementation.
+#[derive(Debug, Clone, Copy)]
+pub struct Backends<'a, H> {
+    /// The platform's HTTP client.
+    pub http: H,
+    /// `REDIS_URL`.
+    pub redis_url: &'a str,
+    /// `REDIS_TOKEN`.
+    pub redis_token: &'a str,
+}
+
+impl<H: Http> Io for Backends<'_, H> {
+    async fn redis(&self, call: &RestCall) -> CallOutcome {
+        let (url, headers) = call.http(self.redis_url, self.redis_token);
+        self.http.post(&url, &headers, &call.body).await
+    }
+
+    async fn clickhouse(&self, req: &Request) -> CallOutcome {
+        self.http.post(&req.url, &req.headers, &req.body).await
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.http.now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        self.http.sleep(ms).await;
+    }
 }

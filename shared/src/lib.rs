@@ -1,8 +1,11 @@
 //! Platform-neutral, sans-IO core of the edge ingestion service.
 //!
-//! Requests come in as plain data; out comes a decision (a reply, or one Upstash REST
-//! call to make and a second step that turns its outcome into the reply). No async, no
-//! platform SDK, no HTTP client: the Workers, Spin and native adapters do the I/O.
+//! Requests come in as plain data; each function's `serve` entry ([`collector::serve`],
+//! [`health::serve`], [`processor::serve`]) answers them through one port, [`io::Io`] (backend
+//! HTTP calls, a clock, a timer), which each platform implements over its own HTTP client
+//! ([`io::Http`]). The request planning itself is sans-IO ([`collector::plan`] and
+//! [`collector::finish`]). No platform SDK and no HTTP client here: the Workers, Spin and
+//! native adapters only convert requests and responses.
 
 pub mod auth;
 pub mod clickhouse;
@@ -18,9 +21,11 @@ pub mod identity;
 pub mod io;
 pub mod metrics;
 pub mod payload;
+pub mod processor;
 pub mod redis;
 pub mod replay;
 pub mod reply;
+pub mod serve;
 pub mod stream;
 pub mod timestamp;
 pub mod validate;

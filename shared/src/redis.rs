@@ -21,32 +21,7 @@
 /// current drainer that more arrived, so nothing waits for the cron.
 pub const INGEST_SCRIPT: &str = include_str!("lua/ingest.lua");
 
-/// One HTTP call to the Upstash REST API: `POST {REDIS_URL}{path}` with a JSON body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestCall {
-    /// `/` for one command, `/pipeline` or `/multi-exec` for several.
-    pub path: &'static str,
-    /// The JSON body: a command array, or an array of them.
-    pub body: String,
-}
-
-impl RestCall {
-    /// URL and headers of this call for `REDIS_URL` / `REDIS_TOKEN`: every adapter sends
-    /// `POST url` with these headers and [`RestCall::body`].
-    pub fn http(
-        &self,
-        redis_url: &str,
-        redis_token: &str,
-    ) -> (String, [(&'static str, String); 2]) {
-        (
-            format!("{redis_url}{}", self.path),
-            [
-                ("authorization", format!("Bearer {redis_token}")),
-                ("content-type", "application/json".to_string()),
-            ],
-        )
-    }
-}
+pub use crate::io::RestCall;
 
 /// Build a single-command call from string arguments.
 pub fn command<S: AsRef<str>>(args: &[S]) -> RestCall {

@@ -17,7 +17,7 @@ HOST = re.compile(r"^(\*|[a-z][a-z0-9+.-]*)://(\*|\{\{[^}]+\}\}|\*\.[a-z0-9.-]+|
 def rust_variables():
     """Every configuration variable the Rust code reads."""
     names = set()
-    for f in ["shared/src/config.rs", "shared/src/drain.rs"]:
+    for f in ["shared/src/config.rs", "shared/src/drain/config.rs"]:
         text = (ROOT / f).read_text()
         block = re.search(r"pub const VARIABLES: &\[&str\] = &\[(.*?)\];", text, re.S).group(1)
         names |= set(re.findall(r'"([A-Z0-9_]+)"', block))

@@ -1,22 +1,18 @@
 //! Collector function: the Segment-compatible ingestion endpoint. Behaviour lives in
-//! `ingest_core::collector`; this crate holds the platform entry points.
+//! `ingest_core::collector::serve`; this crate holds the platform entry points, which
+//! only convert the request and the response.
 //!
 //! On Cloudflare Workers one script serves the collector routes and the health routes
 //! (one deploy, no extra hop); on Spin they are separate components.
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod workers {
-    use ingest_core::collector::{
-        Finished, Incoming, Plan, body_read_cap, config_error_reply, declared_over_limit, finish,
-        plan,
-    };
-    use ingest_core::drain::{drain_after_ack, drain_scheduled};
+    use ingest_core::collector::Incoming;
+    use ingest_core::collector::serve::{body_cap, drain_after_response, serve};
     use ingest_core::metrics::Metrics;
+    use ingest_core::serve::config_failure;
     use platform::workers as w;
     use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
-
-    /// Upper bound on drain passes in one invocation (Workers allows 30 s after the response).
-    const MAX_PASSES: usize = 20;
 
     thread_local! {
         /// This isolate's request counters, carried to Redis by the next ingest call.
@@ -25,25 +21,21 @@ mod workers {
 
     #[event(fetch)]
     async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-        let started = w::now_ms();
-        let path = req.path();
-        if health::is_health_path(&path) {
-            return health::workers::handle(&req, &env).await;
-        }
-        let headers = w::header_map(req.headers());
-        let cfg = match w::config(&env) {
-            Ok(c) => c,
+        let now_ms = platform::now_ms();
+        let headers = w::headers(&req);
+        let dep = match w::deployment(&env) {
+            Ok(d) => d,
             Err(e) => {
                 let origin = headers.get("origin").and_then(|v| v.to_str().ok());
-                worker::console_error!("{}", serde_json_error_line(&e));
-                return w::response(config_error_reply(&e, origin));
+                let (reply, log) = config_failure(&e, origin);
+                w::log(Some(log));
+                return w::response(reply);
             }
         };
-        let method = req.method();
-        let body = if method == worker::Method::Post && !declared_over_limit(cfg, &headers) {
-            w::read_capped(&mut req, body_read_cap(cfg)).await
-        } else {
-            Vec::new()
+        let (method, path) = (req.method(), req.path());
+        let body = match body_cap(dep, method.as_ref(), &path, &headers) {
+            Some(cap) => w::read_capped(&mut req, cap).await,
+            None => Vec::new(),
         };
         let geo = w::geo(&req);
         let incoming = Incoming {
@@ -57,100 +49,40 @@ mod workers {
                 .and_then(|v| v.to_str().ok())
                 .and_then(ingest_core::identity::parse_addr),
             geo: geo.as_ref(),
-            now_ms: started,
+            now_ms,
         };
-        let mut carried = METRICS.with(|m| std::mem::take(&mut *m.borrow_mut()));
-        let Finished {
-            reply,
-            log: line,
-            drain_owner,
-            unflushed,
-        } = match plan(cfg, &incoming, &mut w::Rng, &mut carried) {
-            Plan::Respond(reply, log) => Finished {
-                reply,
-                log,
-                drain_owner: None,
-                unflushed: Vec::new(),
-            },
-            Plan::Call { call, pending } => {
-                finish(cfg, pending, call.run(&w::WorkerIo { cfg }).await)
-            }
-        };
-        let duration = (w::now_ms() - started) as f64;
-        METRICS.with(|m| {
-            let mut m = m.borrow_mut();
-            m.restore(carried.take());
-            m.restore(unflushed);
-            m.record(
-                line.route,
-                line.status,
-                duration,
-                line.accepted,
-                line.rejected,
-            );
-        });
-        if line.enabled(cfg.log_level) {
-            w::log(line.status, &line.to_json(duration));
-        }
-        // This request took the drain lock: move the stream into ClickHouse after the
-        // response is sent, so events are queryable within about FLUSH_INTERVAL_MS.
-        if let (Some(owner), Ok(Some(dcfg))) = (drain_owner, w::drain_config(&env)) {
+        // Taken out for the request (concurrent requests of the isolate must not send the
+        // same increments twice) and merged back after.
+        let mut metrics = METRICS.with(|m| std::mem::take(&mut *m.borrow_mut()));
+        let io = w::io(dep);
+        let served = serve(
+            &io,
+            &mut platform::SystemRandom,
+            dep,
+            &incoming,
+            &mut metrics,
+        )
+        .await;
+        METRICS.with(|m| m.borrow_mut().restore(metrics.take()));
+        w::log(served.log);
+        if let Some(owner) = served.drain_owner {
             ctx.wait_until(async move {
-                let io = w::WorkerIo { cfg };
-                let outcome =
-                    drain_after_ack(&io, dcfg, "edge", &owner, cfg.drain_lock_ms, MAX_PASSES).await;
-                log_drain("drain after ack", &outcome);
+                w::log(drain_after_response(&w::io(dep), dep, &owner).await);
             });
         }
-        w::response(reply)
+        w::response(served.reply)
     }
 
-    /// Cron Trigger: the safety net that drains what no request drained (and takes over
-    /// entries a dead drainer left pending).
+    /// Cron Trigger: the safety net that drains what no request drained.
     #[event(scheduled)]
     async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-        match (w::config(&env), w::drain_config(&env)) {
-            (Ok(cfg), Ok(Some(dcfg))) if cfg.sink == ingest_core::config::Sink::Redis => {
-                let io = w::WorkerIo { cfg };
-                let outcome = drain_scheduled(&io, dcfg, "edge-cron", MAX_PASSES).await;
-                log_drain("scheduled drain", &outcome);
+        match w::deployment(&env) {
+            Ok(dep) => {
+                let passes = ingest_core::collector::serve::AFTER_RESPONSE_PASSES;
+                w::log(ingest_core::processor::scheduled(&w::io(dep), dep, passes).await);
             }
-            (Ok(_), Ok(_)) => worker::console_log!(
-                "{{\"msg\":\"scheduled drain skipped: no CLICKHOUSE_URL, or the direct sink is in use\"}}"
-            ),
-            (Err(e), _) | (_, Err(e)) => worker::console_error!("{}", serde_json_error_line(&e)),
+            Err(e) => w::log(Some(config_failure(&e, None).1)),
         }
-    }
-
-    fn log_drain(
-        what: &str,
-        outcome: &Result<ingest_core::drain::Report, ingest_core::drain::DrainError>,
-    ) {
-        use ingest_core::enrich::json_str;
-        match outcome {
-            Ok(r) if r.entries > 0 => worker::console_log!(
-                "{{\"msg\":{},\"entries\":{},\"rows\":{},\"acked\":{},\"dead_lettered\":{},\"lag_ms\":{}}}",
-                json_str(what),
-                r.entries,
-                r.rows,
-                r.acked,
-                r.dead_lettered,
-                r.oldest_ms.unwrap_or(0)
-            ),
-            Ok(_) => {}
-            Err(e) => worker::console_error!(
-                "{{\"msg\":{},\"error\":{}}}",
-                json_str(what),
-                json_str(&e.to_string())
-            ),
-        }
-    }
-
-    fn serde_json_error_line(message: &str) -> String {
-        format!(
-            "{{\"msg\":\"configuration error\",\"error\":{}}}",
-            ingest_core::enrich::json_str(message)
-        )
     }
 }
 
@@ -163,35 +95,27 @@ mod workers {
     reason = "spin-sdk's #[http_component] generates the component's export glue"
 )]
 mod spin {
-    use ingest_core::collector::{
-        Finished, Incoming, Plan, body_read_cap, config_error_reply, declared_over_limit, finish,
-        plan,
-    };
+    use ingest_core::collector::Incoming;
+    use ingest_core::collector::serve::{body_cap, serve};
+    use ingest_core::serve::config_failure;
     use platform::spin as s;
-    use spin_sdk::http::{IncomingRequest, Method, Response};
+    use spin_sdk::http::{IncomingRequest, Response};
     use spin_sdk::http_component;
 
     /// Takes the request unread, so the body is streamed with a cap (or not read at all
     /// when its declared length is over it).
     #[http_component]
     async fn handle(req: IncomingRequest) -> Response {
-        let started = s::now_ms();
-        let path = s::incoming_path(&req);
-        let method = req.method();
-        let headers = s::incoming_headers(&req);
-        if health::is_health_path(&path) {
-            let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-            return health::spin::handle(s::method_name(&method), &path, auth).await;
-        }
-        let cfg = match s::config() {
-            Ok(c) => c,
+        let now_ms = platform::now_ms();
+        let (path, method, headers) = (s::path(&req), req.method(), s::headers(&req));
+        let method = s::method_name(&method);
+        let dep = match s::deployment() {
+            Ok(d) => d,
             Err(e) => {
-                eprintln!(
-                    "{{\"msg\":\"configuration error\",\"error\":{}}}",
-                    ingest_core::enrich::json_str(&e)
-                );
                 let origin = headers.get("origin").and_then(|v| v.to_str().ok());
-                return s::response(config_error_reply(&e, origin));
+                let (reply, log) = config_failure(&e, origin);
+                s::log(Some(log));
+                return s::response(reply);
             }
         };
         // The Spin host sets spin-client-addr to the transport peer.
@@ -201,38 +125,32 @@ mod spin {
             .and_then(ingest_core::identity::parse_addr);
         // CDN location headers are believed only from a trusted proxy (the CDN itself).
         let geo = peer
-            .filter(|p| cfg.trusted_proxies.contains(*p))
+            .filter(|p| dep.config.trusted_proxies.contains(*p))
             .and_then(|_| ingest_core::enrich::geo_from_headers(&headers));
-        let body = if method == Method::Post && !declared_over_limit(&cfg, &headers) {
-            s::read_capped(req, body_read_cap(&cfg)).await
-        } else {
-            Vec::new()
+        let body = match body_cap(&dep, method, &path, &headers) {
+            Some(cap) => s::read_capped(req, cap).await,
+            None => Vec::new(),
         };
         let incoming = Incoming {
-            method: s::method_name(&method),
+            method,
             path: &path,
             headers: &headers,
             body: &body,
             peer_ip: peer,
             geo: geo.as_ref(),
-            now_ms: started,
+            now_ms,
         };
         // An instance serves one request: no counters to carry (see docs/SPIN.md).
         let mut none = ingest_core::metrics::Metrics::default();
-        let Finished { reply, log, .. } = match plan(&cfg, &incoming, &mut s::Rng, &mut none) {
-            Plan::Respond(reply, log) => Finished {
-                reply,
-                log,
-                drain_owner: None,
-                unflushed: Vec::new(),
-            },
-            Plan::Call { call, pending } => {
-                finish(&cfg, pending, call.run(&s::SpinIo { cfg: &cfg }).await)
-            }
-        };
-        if log.enabled(cfg.log_level) {
-            println!("{}", log.to_json((s::now_ms() - started) as f64));
-        }
-        s::response(reply)
+        let served = serve(
+            &s::io(&dep),
+            &mut platform::SystemRandom,
+            &dep,
+            &incoming,
+            &mut none,
+        )
+        .await;
+        s::log(served.log);
+        s::response(served.reply)
     }
 }

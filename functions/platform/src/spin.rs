@@ -7,65 +7,61 @@
 //! `request.cf`, so geo comes from CDN headers. Configuration: Spin variables when built
 //! with the `spin-variables` feature, then the environment (`wasmtime serve --env`).
 
-use ingest_core::clickhouse;
-use ingest_core::io::{CallOutcome, Io, Random};
-use ingest_core::redis::RestCall;
-use ingest_core::{Config, Reply};
-use spin_sdk::http::{IncomingRequest, Method, Request, Response};
+use ingest_core::Reply;
+use ingest_core::io::{Backends, CallOutcome, Http, HttpReply};
+use ingest_core::serve::{Deployment, Log};
+use spin_sdk::http::{IncomingRequest, Method, Response};
 
 /// Look a configuration value up: Spin variables (lower-cased names, as Spin requires),
 /// then the environment.
 pub fn lookup(name: &str) -> Option<String> {
     #[cfg(feature = "spin-variables")]
-    if let Ok(v) = spin_sdk::variables::get(&name.to_ascii_lowercase()) {
-        if !v.is_empty() {
-            return Some(v);
-        }
+    if let Ok(v) = spin_sdk::variables::get(&name.to_ascii_lowercase())
+        && !v.is_empty()
+    {
+        return Some(v);
     }
     std::env::var(name).ok()
 }
 
-/// The collector configuration. Nothing runs after a Spin response, so the drain after
-/// ack is always off here (the processor component drains).
-pub fn config() -> Result<Config, String> {
-    let mut cfg = Config::from_lookup(lookup)?;
-    cfg.drain_lock_ms = 0;
-    Ok(cfg)
+/// The deployment's configuration. Nothing runs after a Spin response, so the drain after
+/// ack is off here (the processor component drains).
+pub fn deployment() -> Result<Deployment, String> {
+    Deployment::from_lookup(lookup, false)
 }
 
-/// Randomness from `wasi:random`.
-pub struct Rng;
+/// HTTP through `wasi:http/outgoing-handler`, each phase bounded by [`BACKEND_TIMEOUT`].
+#[derive(Debug, Clone, Copy)]
+pub struct Outbound;
 
-impl Random for Rng {
-    fn fill(&mut self, buf: &mut [u8]) {
-        if getrandom::fill(buf).is_err() {
-            let t = now_ms().to_le_bytes();
-            for (i, b) in buf.iter_mut().enumerate() {
-                *b = t.get(i % t.len()).copied().unwrap_or(0) ^ (i as u8);
-            }
-        }
+impl Http for Outbound {
+    async fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> CallOutcome {
+        post_with_deadline(url, headers, body.as_bytes(), BACKEND_TIMEOUT)
+    }
+
+    fn now_ms(&self) -> i64 {
+        crate::now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        // An instance serves one request: blocking it blocks nothing else.
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 
-/// Current time, Unix ms (`wasi:clocks`).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// The port for this deployment.
+pub fn io(dep: &Deployment) -> Backends<'_, Outbound> {
+    Backends {
+        http: Outbound,
+        redis_url: &dep.config.redis_url,
+        redis_token: &dep.config.redis_token,
+    }
 }
 
 /// The headers of a streamed request as an `http::HeaderMap`, with `Host` restored from
 /// the authority (wasi:http carries it outside the headers).
-pub fn incoming_headers(req: &IncomingRequest) -> http::HeaderMap {
-    let mut map = http::HeaderMap::new();
-    for (k, v) in req.headers().entries() {
-        if let (Ok(name), Ok(value)) = (
-            http::header::HeaderName::from_bytes(k.as_bytes()),
-            http::header::HeaderValue::from_bytes(&v),
-        ) {
-            map.append(name, value);
-        }
-    }
+pub fn headers(req: &IncomingRequest) -> http::HeaderMap {
+    let mut map = crate::header_map(req.headers().entries());
     if !map.contains_key("host") {
         let authority = req.authority().unwrap_or_default();
         if let Ok(value) = http::header::HeaderValue::from_str(&authority) {
@@ -76,26 +72,17 @@ pub fn incoming_headers(req: &IncomingRequest) -> http::HeaderMap {
 }
 
 /// The path of a streamed request, without the query.
-pub fn incoming_path(req: &IncomingRequest) -> String {
+pub fn path(req: &IncomingRequest) -> String {
     let pq = req.path_with_query().unwrap_or_default();
     pq.split('?').next().unwrap_or_default().to_string()
 }
 
-/// Read a request body, stopping at `cap` bytes (see
-/// `ingest_core::collector::body_read_cap`; a body declared larger is not read at all).
+/// Read the body up to `cap` bytes.
 pub async fn read_capped(req: IncomingRequest, cap: usize) -> Vec<u8> {
-    use futures_util::StreamExt as _;
-    let mut body = Vec::new();
-    let mut stream = std::pin::pin!(req.into_body_stream());
-    while let Some(Ok(chunk)) = stream.next().await {
-        if ingest_core::payload::append_capped(&mut body, &chunk, cap) {
-            break;
-        }
-    }
-    body
+    crate::read_capped(req.into_body_stream(), cap).await
 }
 
-/// Method name of a request (buffered or streamed).
+/// Method name.
 pub fn method_name(m: &Method) -> &'static str {
     match m {
         Method::Get => "GET",
@@ -109,11 +96,6 @@ pub fn method_name(m: &Method) -> &'static str {
     }
 }
 
-/// Method name.
-pub fn method(req: &Request) -> &'static str {
-    method_name(req.method())
-}
-
 /// Convert the core's reply.
 pub fn response(reply: Reply) -> Response {
     let mut b = Response::builder();
@@ -124,18 +106,22 @@ pub fn response(reply: Reply) -> Response {
     b.body(reply.body.into_bytes()).build()
 }
 
+/// Print a log line (stderr for errors).
+pub fn log(line: Option<Log>) {
+    match line {
+        Some(Log { error: true, line }) => eprintln!("{line}"),
+        Some(Log { error: false, line }) => println!("{line}"),
+        None => {}
+    }
+}
+
 /// Upper bound on each phase of a backend call (connect, first byte, between bytes): the
 /// same 10 s Workers gives an Upstash round trip, so a stuck backend gives a 503, not a
 /// hung instance.
 pub const BACKEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// `POST url` with headers and body through `wasi:http/outgoing-handler`, with
-/// [`BACKEND_TIMEOUT`] as request options. An instance serves one request, so waiting
-/// on the host's pollables blocks nothing else.
-pub async fn post(url: &str, headers: &[(&'static str, String)], body: &str) -> CallOutcome {
-    post_with_deadline(url, headers, body.as_bytes(), BACKEND_TIMEOUT)
-}
-
+/// `POST url` with `timeout` as the request options of every phase. An instance serves
+/// one request, so waiting on the host's pollables blocks nothing else.
 fn post_with_deadline(
     url: &str,
     headers: &[(&'static str, String)],
@@ -208,35 +194,5 @@ fn post_with_deadline(
             }
         }
     }
-    Ok(ingest_core::io::HttpReply::new(status, bytes))
-}
-
-/// One Upstash REST call.
-pub async fn upstash(cfg: &Config, call: &RestCall) -> CallOutcome {
-    let (url, headers) = call.http(&cfg.redis_url, &cfg.redis_token);
-    post(&url, &headers, &call.body).await
-}
-
-/// The drain port on Spin.
-pub struct SpinIo<'a> {
-    /// Collector configuration (Upstash URL and token).
-    pub cfg: &'a Config,
-}
-
-impl Io for SpinIo<'_> {
-    async fn redis(&self, call: &RestCall) -> CallOutcome {
-        upstash(self.cfg, call).await
-    }
-
-    async fn clickhouse(&self, req: &clickhouse::Request) -> CallOutcome {
-        post(&req.url, &req.headers, &req.body).await
-    }
-
-    fn now_ms(&self) -> i64 {
-        now_ms()
-    }
-
-    async fn sleep(&self, ms: u64) {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    }
+    Ok(HttpReply::new(status, bytes))
 }

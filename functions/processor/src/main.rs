@@ -41,7 +41,8 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use ingest_core::drain::{DrainConfig, Schedule, drain_once};
-    use platform::native::{Backends, env, now_ms};
+    use platform::native::{Native, env};
+    use platform::now_ms;
     use std::process::ExitCode;
     use std::time::Duration;
 
@@ -60,13 +61,14 @@ mod native {
                 return ExitCode::from(2);
             }
         };
-        let io = match Backends::from_env(cfg.flush_interval_ms) {
+        let native = match Native::from_env(cfg.flush_interval_ms) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("processor: configuration error: {e}");
                 return ExitCode::from(2);
             }
         };
+        let io = native.io();
         let consumer = env("PROCESSOR_CONSUMER").unwrap_or_else(|| {
             format!(
                 "native-{}-{}",
@@ -165,13 +167,14 @@ mod native {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "analytics_events".into());
-        let io = match Backends::from_env(0) {
+        let native = match Native::from_env(0) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("processor replay: configuration error: {e}");
                 return ExitCode::from(2);
             }
         };
+        let io = native.io();
         let verb = if range.dry_run {
             "would_replay"
         } else {
