@@ -232,49 +232,79 @@ pub fn row(event_json: &str, write_key_id: &str, stream_id: &str) -> Result<Stri
             extra.raw(k, v.get());
         }
     }
-    let mut w = ObjectWriter::with_capacity(event_json.len() + 512);
-    w.str("message_id", &message_id);
-    w.str("type", &kind);
-    w.str("event", &event_name);
-    w.str("user_id", &string_field(&obj, "userId"));
-    w.str("anonymous_id", &string_field(&obj, "anonymousId"));
-    w.str("group_id", &string_field(&obj, "groupId"));
-    w.str("previous_id", &string_field(&obj, "previousId"));
-    w.str("write_key_id", write_key_id);
-    w.str("timestamp", &ts);
-    match ch_time(&obj, "originalTimestamp") {
-        Some(t) => w.str("original_timestamp", &t),
-        None => w.raw("original_timestamp", "null"),
-    }
-    match ch_time(&obj, "sentAt") {
-        Some(t) => w.str("sent_at", &t),
-        None => w.raw("sent_at", "null"),
-    }
-    w.str("received_at", &received);
-    w.str("ip", &ctx_str("ip"));
-    w.str("country", &from(&location, "country"));
-    w.str("region", &from(&location, "region"));
-    w.str("city", &from(&location, "city"));
-    w.str("user_agent", &ctx_str("userAgent"));
-    w.str("library_name", &from(&library, "name"));
-    w.str("library_version", &from(&library, "version"));
-    w.str("page_url", &from(&page, "url"));
-    w.str("page_path", &from(&page, "path"));
-    w.str("page_referrer", &from(&page, "referrer"));
-    w.str("page_title", &from(&page, "title"));
-    w.str("properties", &raw_obj("properties"));
     // RudderStack SDKs send identify traits as context.traits.
     let traits = obj
         .get_present("traits")
         .or_else(|| ctx.as_ref().and_then(|c| c.get_present("traits")))
         .filter(|v| crate::event::is_object(v))
         .map_or_else(|| "{}".to_string(), |v| v.get().to_string());
-    w.str("traits", &traits);
-    w.str("context", &raw_obj("context"));
-    w.str("integrations", &raw_obj("integrations"));
-    w.str("extra", &extra.finish());
-    w.str("stream_id", stream_id);
-    Ok(w.finish())
+    let row = Row {
+        message_id: &message_id,
+        r#type: &kind,
+        event: &event_name,
+        user_id: &string_field(&obj, "userId"),
+        anonymous_id: &string_field(&obj, "anonymousId"),
+        group_id: &string_field(&obj, "groupId"),
+        previous_id: &string_field(&obj, "previousId"),
+        write_key_id,
+        timestamp: &ts,
+        original_timestamp: ch_time(&obj, "originalTimestamp"),
+        sent_at: ch_time(&obj, "sentAt"),
+        received_at: &received,
+        ip: &ctx_str("ip"),
+        country: &from(&location, "country"),
+        region: &from(&location, "region"),
+        city: &from(&location, "city"),
+        user_agent: &ctx_str("userAgent"),
+        library_name: &from(&library, "name"),
+        library_version: &from(&library, "version"),
+        page_url: &from(&page, "url"),
+        page_path: &from(&page, "path"),
+        page_referrer: &from(&page, "referrer"),
+        page_title: &from(&page, "title"),
+        properties: &raw_obj("properties"),
+        traits: &traits,
+        context: &raw_obj("context"),
+        integrations: &raw_obj("integrations"),
+        extra: &extra.finish(),
+        stream_id,
+    };
+    serde_json::to_string(&row).map_err(|e| RowError(format!("row: {e}")))
+}
+
+/// One `analytics.events` row as JSONEachRow: the columns by name (nullable ones as
+/// `null`); JSON-typed columns carry their JSON as text.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    message_id: &'a str,
+    r#type: &'a str,
+    event: &'a str,
+    user_id: &'a str,
+    anonymous_id: &'a str,
+    group_id: &'a str,
+    previous_id: &'a str,
+    write_key_id: &'a str,
+    timestamp: &'a str,
+    original_timestamp: Option<String>,
+    sent_at: Option<String>,
+    received_at: &'a str,
+    ip: &'a str,
+    country: &'a str,
+    region: &'a str,
+    city: &'a str,
+    user_agent: &'a str,
+    library_name: &'a str,
+    library_version: &'a str,
+    page_url: &'a str,
+    page_path: &'a str,
+    page_referrer: &'a str,
+    page_title: &'a str,
+    properties: &'a str,
+    traits: &'a str,
+    context: &'a str,
+    integrations: &'a str,
+    extra: &'a str,
+    stream_id: &'a str,
 }
 
 #[cfg(test)]

@@ -1,18 +1,28 @@
-//! Request metrics without extra Redis commands: an adapter records each request's route,
-//! status and duration into [`Metrics`] (per Worker isolate), and the next ingest script
-//! call carries the accumulated increments to the `<stream>:metrics` hash (`HINCRBY`).
-//! If that call fails the increments are put back, so 5xx answered while Redis was down
-//! are counted once it is back. `/metrics` renders the hash as Prometheus counters.
+//! Request metrics without extra Redis calls: each request's route, status and duration
+//! are recorded into [`Metrics`] (per Worker isolate), and an ingest script call carries
+//! the accumulated increments to the `<stream>:metrics` hash (`HINCRBY`), at most once per
+//! [`FLUSH_EVERY_MS`] per isolate, so the billed `HINCRBY`s are shared by every request of
+//! that interval. If that call fails the increments are put back, so 5xx answered while
+//! Redis was down are counted once it is back. `/metrics` renders the hash as Prometheus
+//! counters.
 
 use std::collections::BTreeMap;
 
 /// Upper bounds (ms) of the request-duration histogram buckets.
 pub const BUCKETS_MS: &[u64] = &[5, 10, 25, 50, 100, 200, 500, 1000, 2500];
 
-/// Counter increments not yet written to Redis.
+/// Shortest time between two flushes of one isolate's counters.
+pub const FLUSH_EVERY_MS: i64 = 10_000;
+/// Shortest time between two offers of the drain lock by one isolate.
+pub const LOCK_OFFER_EVERY_MS: i64 = 1_000;
+
+/// What one instance carries from request to request: counter increments not yet
+/// written to Redis, when it last flushed them, and when it last offered to drain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metrics {
     deltas: BTreeMap<String, u64>,
+    flushed_ms: Option<i64>,
+    lock_offered_ms: Option<i64>,
 }
 
 impl Metrics {
@@ -49,8 +59,36 @@ impl Metrics {
         std::mem::take(&mut self.deltas).into_iter().collect()
     }
 
-    /// Put increments back after a failed write.
+    /// Take the increments if the last flush is [`FLUSH_EVERY_MS`] old (or none
+    /// happened yet); nothing otherwise.
+    pub fn take_due(&mut self, now_ms: i64) -> Vec<(String, u64)> {
+        if self
+            .flushed_ms
+            .is_some_and(|t| (0..FLUSH_EVERY_MS).contains(&(now_ms - t)))
+        {
+            return Vec::new();
+        }
+        self.flushed_ms = Some(now_ms);
+        self.take()
+    }
+
+    /// Whether this request should offer to drain: at most once per `every_ms`.
+    pub fn offer_lock(&mut self, now_ms: i64, every_ms: i64) -> bool {
+        if self
+            .lock_offered_ms
+            .is_some_and(|t| (0..every_ms).contains(&(now_ms - t)))
+        {
+            return false;
+        }
+        self.lock_offered_ms = Some(now_ms);
+        true
+    }
+
+    /// Put increments back after a failed write (the next call flushes them).
     pub fn restore(&mut self, pairs: Vec<(String, u64)>) {
+        if !pairs.is_empty() {
+            self.flushed_ms = None;
+        }
         for (f, n) in pairs {
             self.add(f, n);
         }
@@ -159,6 +197,35 @@ pub fn render(flat: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn counters_are_flushed_at_most_once_per_interval_and_retried_after_a_failure() {
+        let mut m = Metrics::default();
+        m.record("batch", 200, 3.0, 1, 0);
+        assert!(!m.take_due(0).is_empty(), "the first call flushes");
+        m.record("batch", 200, 3.0, 1, 0);
+        assert!(
+            m.take_due(FLUSH_EVERY_MS - 1).is_empty(),
+            "within the interval"
+        );
+        let due = m.take_due(FLUSH_EVERY_MS);
+        assert!(!due.is_empty());
+        m.restore(due); // the call failed: the next request carries them
+        assert!(!m.take_due(FLUSH_EVERY_MS + 1).is_empty());
+    }
+
+    #[test]
+    fn the_drain_lock_is_offered_at_most_once_per_interval() {
+        let mut m = Metrics::default();
+        assert!(m.offer_lock(0, 1000));
+        assert!(!m.offer_lock(999, 1000));
+        assert!(m.offer_lock(1000, 1000));
+        assert!(
+            m.offer_lock(-5000, 1000),
+            "a clock that went back does not block it"
+        );
+    }
+
     use super::*;
 
     #[test]

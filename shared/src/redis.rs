@@ -2,23 +2,20 @@
 //! checks the rate limit, recognises a retried request, and appends the accepted events
 //! and the rejects to their streams), and the parsing of its reply.
 
-/// The atomic ingest script.
+pub mod ingest;
+
+/// The atomic ingest script (`lua/ingest.lua`; its arguments are [`ingest::IngestKeys`],
+/// [`ingest::IngestHead`] and [`ingest::IngestTail`]).
 ///
-/// KEYS: 1 stream, 2 dead-letter stream, 3 rate-limit counter, 4 retry marker,
-/// 5 drain lock, 6 drain-wanted flag, 7 metrics hash, 8 signature nonce.
-/// ARGV: 1 max requests (0 = no limit), 2 window ms, 3 marker TTL ms (0 = off),
-/// 4 accepted events as a JSON array ('' = none), 5 accepted count, 6 listed rejects
-/// as a JSON array ('' = none), 7 write key id, 8 request id, 9 received-at ms, 10 drain
-/// lock TTL ms (0 = this deployment does not drain after acking), 11 rejected count
-/// (listed or not), 12 signature nonce TTL ms (0 = unsigned or v1), then (field,
-/// increment) pairs for the metrics hash (earlier requests' counters, see
-/// [`crate::metrics`]).
+/// Billed commands per request: `EVAL`, `INCR` (rate limit; `PEXPIRE` once per client and
+/// window), `XADD`, plus one `SET … NX` for a retry marker (messageIds) and one for a v2
+/// signature nonce; the metrics' `HINCRBY`s and the drain lock's `SET` at most once per
+/// interval per isolate. Listed rejects add one `XADD` to the dead-letter stream.
 ///
 /// Returns `{"ok", entry id, drain}`, `{"limited", ms until the window resets}`,
-/// `{"duplicate", entry id of the first delivery}` or `{"replayed", 0}` (this v2
-/// signature was used before). `drain` is 1 when this request took
-/// the drain lock (it should drain after responding); otherwise the flag tells the
-/// current drainer that more arrived, so nothing waits for the cron.
+/// `{"duplicate", ''}` (this request was appended before) or `{"replayed", 0}` (this v2
+/// signature was used before). `drain` is 1 when this request took the drain lock (it
+/// should drain after responding).
 pub const INGEST_SCRIPT: &str = include_str!("lua/ingest.lua");
 
 pub use crate::io::RestCall;
@@ -134,11 +131,10 @@ impl CommandWriter {
     }
 }
 
-/// Release the drain lock unless more entries arrived meanwhile.
-///
-/// KEYS: 1 drain lock, 2 drain-wanted flag. ARGV: 1 owner (request id), 2 lock TTL ms.
-/// Returns `again` (flag was set: drain once more, lock extended), `released`, or `lost`
-/// (the lock expired and someone else holds it).
+/// Release the drain lock unless more entries arrived meanwhile (`lua/release.lua`:
+/// KEYS lock, wanted flag, stream; ARGV owner, lock TTL ms, consumer group). Returns
+/// `again`, `released` or `lost`. Requests offer the lock at most once per second per
+/// isolate, so the drainer looks at the stream itself before it lets go.
 pub const RELEASE_SCRIPT: &str = include_str!("lua/release.lua");
 
 /// The drain lock and flag keys of a stream.

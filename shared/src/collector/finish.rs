@@ -29,8 +29,11 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
     } else {
         parse_outcome(outcome).and_then(|v| parse_ingest(&v))
     };
-    // The script ran (whatever it answered) iff the call parsed: then the counters landed.
-    let unflushed = if parsed.is_ok() { Vec::new() } else { metrics };
+    // The counters landed iff the script got as far as the append.
+    let unflushed = match &parsed {
+        Ok(IngestOutcome::Appended(..)) => Vec::new(),
+        _ => metrics,
+    };
     let drain_owner = match &parsed {
         Ok(IngestOutcome::Appended(_, true)) => Some(log.request_id.clone()),
         _ => None,

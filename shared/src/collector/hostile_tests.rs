@@ -75,7 +75,7 @@ fn a_normal_batch_context_is_still_merged_into_each_event() {
         tiny_events(100)
     );
     let (args, _) = call_args(run("POST", "/v1/batch", &headers(&[AUTH]), &body));
-    let events: Value = serde_json::from_str(&args[14]).unwrap();
+    let events: Value = serde_json::from_str(args.events()).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 100);
     assert_eq!(events[99]["context"]["app"]["name"], "shop");
 }
@@ -90,18 +90,18 @@ fn thousands_of_invalid_events_give_a_bounded_command_and_reply() {
         "1,".repeat(3999)
     );
     let (args, pending) = call_args(run("POST", "/v1/batch", &headers(&[AUTH]), &body));
-    let command_len: usize = args.iter().map(String::len).sum();
+    let command_len: usize = args.args.iter().map(String::len).sum();
     assert!(
         command_len <= work_budget(body.len()) + 8 * 1024,
         "command {command_len} bytes for a {}-byte body",
         body.len()
     );
-    let dead: Value = serde_json::from_str(&args[16]).unwrap();
+    let dead: Value = serde_json::from_str(args.rejects()).unwrap();
     assert_eq!(
         dead.as_array().unwrap().len(),
         crate::validate::MAX_LISTED_REJECTS
     );
-    assert_eq!(args[21], "4000"); // the rejected count rides in ARGV 11
+    assert_eq!(args.rejected(), "4000");
     let r = finish(
         &cfg(&[]),
         pending,
@@ -156,8 +156,13 @@ fn user_agent_is_cut_and_context_ip_is_written_once() {
     let body =
         r#"{"batch":[{"type":"track","event":"e","userId":"u","context":{"ip":"not-an-ip"}}]}"#;
     let (args, _) = call_args(run("POST", "/v1/batch", &h, body));
-    assert_eq!(args[14].matches("\"ip\":").count(), 1, "{}", args[14]);
-    let events: Value = serde_json::from_str(&args[14]).unwrap();
+    assert_eq!(
+        args.events().matches("\"ip\":").count(),
+        1,
+        "{}",
+        args.events()
+    );
+    let events: Value = serde_json::from_str(args.events()).unwrap();
     assert_eq!(events[0]["context"]["ip"], "127.0.0.1");
     assert_eq!(
         events[0]["context"]["userAgent"].as_str().unwrap().len(),
@@ -180,11 +185,11 @@ fn unstorable_timestamps_are_rejected_per_event_or_fall_back_to_arrival() {
         {"type":"track","event":"e","userId":"u","timestamp":"2023-11-14T22:13:20Z","sentAt":"2250-01-01T00:00:00Z"},
         {"type":"track","event":"e","userId":"u","timestamp":"2023-11-14T22:13:20Z"}]}"#;
     let (args, _) = call_args(run("POST", "/v1/batch", &headers(&[AUTH]), body));
-    let dead: Value = serde_json::from_str(&args[16]).unwrap();
+    let dead: Value = serde_json::from_str(args.rejects()).unwrap();
     assert_eq!(dead[0]["index"], 0);
     assert_eq!(dead[0]["field"], "timestamp");
     assert_eq!(dead[1]["index"], 1);
-    let events: Value = serde_json::from_str(&args[14]).unwrap();
+    let events: Value = serde_json::from_str(args.events()).unwrap();
     // skew correction against a sentAt 227 years ahead leaves the range: arrival time
     assert_eq!(events[0]["timestamp"], "2023-11-14T22:13:20.000Z");
     // the batch sentAt (year 9999) is ignored, the client timestamp kept
@@ -226,7 +231,10 @@ fn retry_markers_frame_each_message_id() {
             .map(|m| json!({"type":"track","event":"e","userId":"u","messageId":m}))
             .collect();
         let body = json!({ "batch": evs }).to_string();
-        call_args(run("POST", "/v1/batch", &headers(&[AUTH]), &body)).0[6].clone()
+        call_args(run("POST", "/v1/batch", &headers(&[AUTH]), &body))
+            .0
+            .marker()
+            .to_string()
     };
     assert_ne!(marker(&["a\nb"]), marker(&["a", "b"]));
     assert_ne!(marker(&["ab"]), marker(&["a", "b"]));
@@ -257,14 +265,14 @@ fn a_v2_signature_is_single_use_and_covers_the_path() {
     };
     // signed for /v1/track, sent to /v1/batch: refused
     assert_eq!(reply(signed("/v1/batch", "/v1/track")).status, 401);
-    // the ingest script gets the nonce (KEYS[8]) and its TTL (ARGV[12])
+    // the ingest script gets the nonce key and its TTL
     let (args, pending) = call_args(signed("/v1/batch", "/v1/batch"));
     assert!(
-        args[10].starts_with("analytics_events:sig:"),
+        args.key(7).starts_with("analytics_events:sig:"),
         "{}",
-        args[10]
+        args.key(7)
     );
-    assert_eq!(args[22], "600000");
+    assert_eq!(args.argv(4), "600000");
     let r = finish(
         &c,
         pending,
@@ -280,7 +288,7 @@ fn a_v2_signature_is_single_use_and_covers_the_path() {
         &headers(&[AUTH]),
         std::str::from_utf8(body).unwrap(),
     ));
-    assert_eq!(args[22], "0");
+    assert_eq!(args.argv(4), "0");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -311,7 +319,7 @@ fn finding_1_a_v2_signature_has_one_nonce_whatever_its_hex_spelling() {
     let nonce_of = |s: &str| {
         let h = headers(&[AUTH, ("x-signature", s), ("x-signature-timestamp", &ts)]);
         let (args, _) = call_args(plan_bytes(&c, &h, "/v1/batch", body));
-        args[10].clone() // KEYS[8], the single-use nonce
+        args.key(7).to_string() // the single-use nonce
     };
     let original = nonce_of(&sig);
     assert_eq!(

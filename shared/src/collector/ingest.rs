@@ -13,7 +13,7 @@ use crate::config::{Config, Sink};
 use crate::enrich::{BatchInfo, Edge, enrich, uuid_v4};
 use crate::error::IngestError;
 use crate::event::{Kind, RawObject};
-use crate::redis::{CommandWriter, INGEST_SCRIPT};
+use crate::redis::CommandWriter;
 use crate::validate::{Reject, Rejects, check, dead_letter_text};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -322,29 +322,39 @@ fn redis(
     mut pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
+    use crate::redis::ingest::{IngestHead, IngestKeys, IngestTail, begin, end};
     let stream = &b.cfg.stream_key;
-    let mut w = CommandWriter::with_capacity(b.body_len + b.body_len / 2 + 4096);
-    for a in [
-        "EVAL",
-        INGEST_SCRIPT,
-        "8",
+    let (lock, wanted) = crate::redis::drain_keys(stream);
+    let keys = IngestKeys {
         stream,
-        &b.cfg.dead_letter_stream(),
-    ] {
-        w.arg(a);
-    }
-    w.arg(&format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client));
-    let marker_slot = w.arg_with_slot(&format!("{stream}:seen:"), 32);
-    let (lock_key, wanted_key) = crate::redis::drain_keys(stream);
-    w.arg(&lock_key);
-    w.arg(&wanted_key);
-    w.arg(&crate::metrics::hash_key(stream));
-    w.arg(&format!("{stream}:sig:{}", b.nonce.unwrap_or("-")));
-    w.arg(&b.cfg.rate_limit_max_requests.to_string());
-    w.arg(&b.cfg.rate_limit_window_ms.to_string());
-    // Zero-padded so the value can be patched in place; Lua's tonumber reads it as is.
-    let ttl_slot = w.arg_with_slot("", 20);
-    w.begin_arg();
+        dead_letter_stream: &b.cfg.dead_letter_stream(),
+        rate_limit: &format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client),
+        marker_prefix: &format!("{stream}:seen:"),
+        lock: &lock,
+        wanted: &wanted,
+        nonce: &format!("{stream}:sig:{}", b.nonce.unwrap_or("-")),
+        metrics: &crate::metrics::hash_key(stream),
+    };
+    let offer = b.cfg.drain_lock_ms > 0
+        && metrics.offer_lock(
+            b.edge.now_ms,
+            crate::metrics::LOCK_OFFER_EVERY_MS
+                .min(i64::try_from(b.cfg.drain_lock_ms).unwrap_or(i64::MAX)),
+        );
+    let head = IngestHead {
+        max_requests: b.cfg.rate_limit_max_requests,
+        window_ms: b.cfg.rate_limit_window_ms,
+        // Twice the timestamp tolerance: past that the timestamp check refuses it anyway.
+        nonce_ttl_ms: b.nonce.map_or(0, |_| {
+            crate::auth::SIGNATURE_TOLERANCE_SECONDS.unsigned_abs() * 2 * 1000
+        }),
+        lock_ttl_ms: if offer { b.cfg.drain_lock_ms } else { 0 },
+        write_key_id: b.key.as_str(),
+        request_id: &pending.log.request_id,
+        received_at_ms: b.edge.now_ms,
+    };
+    let mut w = CommandWriter::with_capacity(b.body_len + b.body_len / 2 + 4096);
+    let slots = begin(&mut w, &keys, &head);
     let mut events = EventsArg {
         w: &mut w,
         count: 0,
@@ -355,35 +365,23 @@ fn redis(
     if count > 0 {
         w.piece("]");
     }
-    w.end_arg();
-    w.arg(&count.to_string());
-    w.arg(&e.dead);
-    w.arg(b.key.as_str());
-    w.arg(&pending.log.request_id);
-    w.arg(&b.edge.now_ms.to_string());
-    w.arg(&b.cfg.drain_lock_ms.to_string());
-    w.arg(&e.rejects.total().to_string());
-    // Twice the timestamp tolerance: past that the timestamp check refuses it anyway.
-    let nonce_ttl_ms = match b.nonce {
-        Some(_) => crate::auth::SIGNATURE_TOLERANCE_SECONDS * 2 * 1000,
-        None => 0,
+    let carried = metrics.take_due(b.edge.now_ms);
+    let tail = IngestTail {
+        accepted: count,
+        rejected: e.rejects.total(),
+        rejects_json: &e.dead,
+        metrics: &carried,
     };
-    w.arg(&nonce_ttl_ms.to_string());
-    let carried = metrics.take();
-    for (field, n) in &carried {
-        w.arg(field);
-        w.arg(&n.to_string());
-    }
-    if let Some(m) = e.marker {
-        w.patch(marker_slot, &hex(&m));
-        let ttl = b.cfg.dedupe_window_seconds.saturating_mul(1000);
-        w.patch(ttl_slot, &format!("{ttl:020}"));
-    }
+    let marker_hex = e.marker.map(|m| hex(&m));
+    let marker = marker_hex
+        .as_deref()
+        .map(|m| (m, b.cfg.dedupe_window_seconds.saturating_mul(1000)));
+    let call = end(w, &tail, marker, slots);
     pending.accepted = count;
     pending.rejects = e.rejects;
     pending.metrics = carried;
     Ok(Plan::Call {
-        call: Call::Redis(w.finish()),
+        call: Call::Redis(call),
         pending,
     })
 }

@@ -3,7 +3,7 @@
 use crate::config::LogLevel;
 
 /// One structured log line per request (no bodies, keys or full IPs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LogLine {
     /// Random request id, also returned in `x-request-id`.
     pub request_id: String,
@@ -47,20 +47,40 @@ impl LogLine {
         own <= level
     }
 
-    /// The JSON text of the line, with the duration the adapter measured.
+    /// The JSON text of the line, with the request's duration.
     pub fn to_json(&self, duration_ms: f64) -> String {
-        serde_json::json!({
-            "msg": "request",
-            "request_id": self.request_id,
-            "route": self.route,
-            "status": self.status,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "key_id": self.key_id,
-            "error": self.error,
-            "detail": self.detail,
-            "duration_ms": (duration_ms * 100.0).round() / 100.0,
-        })
-        .to_string()
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            msg: &'static str,
+            #[serde(flatten)]
+            line: &'a LogLine,
+            duration_ms: f64,
+        }
+        let line = Line {
+            msg: "request",
+            line: self,
+            duration_ms: (duration_ms * 100.0).round() / 100.0,
+        };
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_is_one_json_object_with_the_duration_last() {
+        let mut l = LogLine::new("ab12".into(), "batch");
+        l.status = 503;
+        l.error = Some("backend_unavailable");
+        let v: serde_json::Value = serde_json::from_str(&l.to_json(12.345)).unwrap();
+        assert_eq!(v["msg"], "request");
+        assert_eq!(v["request_id"], "ab12");
+        assert_eq!(v["status"], 503);
+        assert_eq!(v["key_id"], serde_json::Value::Null);
+        assert_eq!(v["duration_ms"], 12.35);
+        assert!(l.enabled(LogLevel::Error));
+        assert!(!LogLine::new("x".into(), "batch").enabled(LogLevel::Warn));
     }
 }

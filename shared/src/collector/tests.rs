@@ -61,12 +61,16 @@ pub(super) fn run(method: &str, path: &str, h: &http::HeaderMap, body: &str) -> 
     )
 }
 
-pub(super) fn call_args(p: Plan) -> (Vec<String>, Pending) {
+/// The ingest call a plan makes, read back by argument name.
+pub(super) fn call_args(p: Plan) -> (crate::redis::ingest::IngestView, Pending) {
     match p {
         Plan::Call {
             call: Call::Redis(call),
             pending,
-        } => (serde_json::from_str(&call.body).unwrap(), pending),
+        } => (
+            crate::redis::ingest::IngestView::parse(&call).unwrap(),
+            pending,
+        ),
         Plan::Call {
             call: Call::ClickHouse(_),
             ..
@@ -88,17 +92,17 @@ fn valid_batch_becomes_one_eval_with_all_events() {
     let body = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"},
         {"type":"identify","anonymousId":"a","messageId":"m2","traits":{"x":1}}],"sentAt":"2023-11-14T22:13:20.000Z"}"#;
     let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
-    assert_eq!(args[0], "EVAL");
-    assert_eq!(args[3], "analytics_events");
-    assert_eq!(args[4], "analytics_events:invalid");
-    assert!(args[5].starts_with("analytics_events:rl:"));
-    assert!(args[5].ends_with(":127.0.0.1"));
-    let events: Value = serde_json::from_str(&args[14]).unwrap();
+    assert_eq!(args.args[0], "EVAL");
+    assert_eq!(args.key(1), "analytics_events");
+    assert_eq!(args.key(2), "analytics_events:invalid");
+    assert!(args.rate_limit().starts_with("analytics_events:rl:"));
+    assert!(args.rate_limit().ends_with(":127.0.0.1"));
+    let events: Value = serde_json::from_str(args.events()).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 2);
     assert_eq!(events[0]["messageId"], "m1");
     assert_eq!(events[1]["traits"]["x"], 1);
-    assert_eq!(args[15], "2");
-    assert_eq!(args[16], "");
+    assert_eq!(args.accepted(), "2");
+    assert_eq!(args.rejects(), "");
     let Finished { reply: r, log, .. } = finish(
         &cfg(&[]),
         pending,
@@ -115,7 +119,7 @@ fn invalid_events_are_reported_and_dead_lettered() {
     let h = headers(&[AUTH]);
     let body = r#"{"batch":[{"type":"track","userId":"u"},{"type":"page","userId":"u"},7]}"#;
     let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
-    let dead: Value = serde_json::from_str(&args[16]).unwrap();
+    let dead: Value = serde_json::from_str(args.rejects()).unwrap();
     assert_eq!(dead[0]["index"], 0);
     assert_eq!(dead[0]["field"], "event");
     assert_eq!(dead[1]["index"], 2);
@@ -139,9 +143,9 @@ fn all_invalid_is_400_after_dead_lettering() {
         &h,
         r#"{"batch":[{"type":"track"}]}"#,
     ));
-    assert_eq!(args[14], "");
+    assert_eq!(args.events(), "");
     // no retry marker when nothing is accepted (the TTL is zero-padded, as Lua reads it)
-    assert_eq!(args[13].parse::<u64>().unwrap(), 0);
+    assert_eq!(args.marker_ttl_ms(), 0);
     let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
@@ -162,7 +166,7 @@ fn write_key_from_body_and_single_route_sets_type() {
         &h,
         r#"{"writeKey":"wk_test","event":"Click","anonymousId":"a","type":"identify"}"#,
     ));
-    let events: Value = serde_json::from_str(&args[14]).unwrap();
+    let events: Value = serde_json::from_str(args.events()).unwrap();
     assert_eq!(events[0]["type"], "track");
     assert!(events[0].get("writeKey").is_none());
     assert_eq!(events[0]["messageId"].as_str().unwrap().len(), 36);
@@ -278,15 +282,20 @@ fn retry_marker_is_the_same_for_the_same_message_ids() {
     let a = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"}],"sentAt":"2023-11-14T22:13:20.000Z"}"#;
     let b = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"}],"sentAt":"2023-11-14T22:13:29.000Z"}"#;
     let c = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m2"}]}"#;
-    let m = |body| call_args(run("POST", "/v1/batch", &h, body)).0[6].clone();
+    let m = |body| {
+        call_args(run("POST", "/v1/batch", &h, body))
+            .0
+            .marker()
+            .to_string()
+    };
     assert_eq!(m(a), m(b));
     assert_ne!(m(a), m(c));
-    // no messageId: no retry detection (args[13] is the marker TTL)
+    // no messageId: no retry detection (a marker TTL of 0)
     let d = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
     let ttl = |body| {
-        call_args(run("POST", "/v1/batch", &h, body)).0[13]
-            .parse::<u64>()
-            .unwrap()
+        call_args(run("POST", "/v1/batch", &h, body))
+            .0
+            .marker_ttl_ms()
     };
     assert_eq!(ttl(d), 0);
     assert_eq!(ttl(a), 900_000);
@@ -315,7 +324,7 @@ fn gzip_bodies_are_accepted() {
         &mut Counter(0),
         &mut crate::metrics::Metrics::default(),
     ));
-    assert_eq!(args[15], "1");
+    assert_eq!(args.accepted(), "1");
 }
 
 proptest::proptest! {

@@ -29,7 +29,17 @@ pub async fn drain_after_ack<I: Io>(
         let r = drain_once(io, cfg, consumer, Pass::default(), || io.now_ms()).await?;
         total.add(&r);
         if r.entries == 0 {
-            let release = command(&["EVAL", RELEASE_SCRIPT, "2", &lock, &wanted, owner, &ttl]);
+            let release = command(&[
+                "EVAL",
+                RELEASE_SCRIPT,
+                "3",
+                &lock,
+                &wanted,
+                &cfg.stream,
+                owner,
+                &ttl,
+                &cfg.group,
+            ]);
             if stream::call(io, &release).await? != "again" {
                 break;
             }

@@ -1,38 +1,46 @@
-for i = 13, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
-local max = tonumber(ARGV[1])
-if max > 0 then
-  local n = redis.call('INCR', KEYS[3])
-  if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
-  if n > max then
-    local ttl = redis.call('PTTL', KEYS[3])
-    if ttl < 0 then redis.call('PEXPIRE', KEYS[3], ARGV[2]); ttl = tonumber(ARGV[2]) end
+-- The atomic ingest script: rate limit, replay and retry checks, then the append.
+-- KEYS and ARGV are written by shared/src/redis/ingest.rs (IngestKeys, IngestHead,
+-- IngestTail); the names below follow those fields, in the same order.
+local stream, dead_letters, rate_limit, marker, lock, wanted, nonce =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local max_requests, window_ms, marker_ttl_ms, nonce_ttl_ms, lock_ttl_ms =
+  tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local write_key, request_id, received_at, events, accepted, rejected, rejects =
+  ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+-- ARGV[13..]: (field, increment) pairs for the metrics hash, KEYS[8], when flushed.
+
+if max_requests > 0 then
+  local n = redis.call('INCR', rate_limit)
+  if n == 1 then redis.call('PEXPIRE', rate_limit, window_ms) end
+  if n > max_requests then
+    local ttl = redis.call('PTTL', rate_limit)
+    if ttl < 0 then redis.call('PEXPIRE', rate_limit, window_ms); ttl = tonumber(window_ms) end
     return {'limited', ttl}
   end
 end
-local nonce_ttl = tonumber(ARGV[12])
-if nonce_ttl > 0 and not redis.call('SET', KEYS[8], '1', 'NX', 'PX', nonce_ttl) then
+if nonce_ttl_ms > 0 and not redis.call('SET', nonce, '1', 'NX', 'PX', nonce_ttl_ms) then
   return {'replayed', 0}
 end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  local first = redis.call('GET', KEYS[4])
-  if first then return {'duplicate', first} end
+-- One command for the retry marker: set it unless this request was appended before.
+if marker_ttl_ms > 0 and not redis.call('SET', marker, request_id, 'NX', 'PX', marker_ttl_ms) then
+  return {'duplicate', ''}
 end
+for i = 13, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[8], ARGV[i], ARGV[i + 1]) end
 local id = ''
-if ARGV[4] ~= '' then
-  id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'n', ARGV[5], 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'events', ARGV[4])
+if events ~= '' then
+  id = redis.call('XADD', stream, '*', 'v', '1', 'n', accepted, 'wk', write_key, 'rid', request_id, 'at', received_at, 'events', events)
 end
-if ARGV[6] ~= '' then
-  redis.call('XADD', KEYS[2], '*', 'wk', ARGV[7], 'rid', ARGV[8], 'at', ARGV[9], 'rejects', ARGV[6], 'count', ARGV[11])
+if rejects ~= '' then
+  redis.call('XADD', dead_letters, '*', 'wk', write_key, 'rid', request_id, 'at', received_at, 'rejects', rejects, 'count', rejected)
 end
-if ttl > 0 then redis.call('SET', KEYS[4], id, 'PX', ttl) end
+-- The drain lock is offered at most once per interval per isolate (lock_ttl_ms 0
+-- otherwise); the drainer's release script looks for entries appended meanwhile.
 local drain = 0
-local lock_ttl = tonumber(ARGV[10])
-if lock_ttl > 0 and id ~= '' then
-  if redis.call('SET', KEYS[5], ARGV[8], 'NX', 'PX', lock_ttl) then
+if lock_ttl_ms > 0 and id ~= '' then
+  if redis.call('SET', lock, request_id, 'NX', 'PX', lock_ttl_ms) then
     drain = 1
   else
-    redis.call('SET', KEYS[6], '1', 'PX', lock_ttl * 4)
+    redis.call('SET', wanted, '1', 'PX', lock_ttl_ms * 4)
   end
 end
 return {'ok', id, drain}
