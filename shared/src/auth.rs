@@ -84,9 +84,9 @@ impl WriteKeys {
 
 /// Per-key request-signing secrets from `SIGNING_SECRETS`: comma list of
 /// `<write key or sha256:hex>=<secret>`. A key listed here must sign every request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct SigningSecrets {
-    by_digest: Vec<([u8; 32], String)>,
+    by_digest: Vec<([u8; 32], secrecy::SecretString)>,
 }
 
 /// Header carrying the signature: `v2=<hex>` (see [`sign_v2`]), or the deprecated
@@ -114,17 +114,17 @@ impl SigningSecrets {
                     .ok_or_else(|| format!("entry {}: sha256: needs 64 hex digits", i + 1))?,
                 None => self::digest(key),
             };
-            by_digest.push((digest, secret.to_string()));
+            by_digest.push((digest, secret.into()));
         }
         Ok(Self { by_digest })
     }
 
     /// The secret a key must sign with, if any.
-    pub fn secret_for(&self, key: &KeyId) -> Option<&str> {
+    pub fn secret_for(&self, key: &KeyId) -> Option<&secrecy::SecretString> {
         self.by_digest
             .iter()
             .find(|(d, _)| *d == key.1)
-            .map(|(_, s)| s.as_str())
+            .map(|(_, s)| s)
     }
 }
 
@@ -331,12 +331,16 @@ mod tests {
             SigningSecrets::parse(&format!("k1=s3cret, {}=other", hashed_entry("k2"))).unwrap();
         let keys = WriteKeys::parse("k1,k2,k3").unwrap();
         let k1 = keys.verify("k1").unwrap();
-        assert_eq!(secrets.secret_for(&k1), Some("s3cret"));
+        let secret = |k: &KeyId| {
+            let s = secrets.secret_for(k);
+            s.map(|s| secrecy::ExposeSecret::expose_secret(s).to_string())
+        };
+        assert_eq!(secret(&k1).as_deref(), Some("s3cret"));
         assert_eq!(
-            secrets.secret_for(&keys.verify("k2").unwrap()),
+            secret(&keys.verify("k2").unwrap()).as_deref(),
             Some("other")
         );
-        assert_eq!(secrets.secret_for(&keys.verify("k3").unwrap()), None);
+        assert_eq!(secret(&keys.verify("k3").unwrap()), None);
         let at = |body: &'static [u8], now_s: i64| Signed {
             method: "POST",
             path: "/v1/batch",

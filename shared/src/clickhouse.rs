@@ -3,20 +3,41 @@
 
 use crate::event::{ObjectWriter, RawObject, raw_str};
 use crate::timestamp;
+use crate::vars::table as var;
+use crate::vars::{ConfigError, Vars};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 /// Where and as whom to insert.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Target {
-    /// `CLICKHOUSE_URL`, e.g. `https://abc.clickhouse.cloud:8443` (no trailing slash).
+    /// [`var::CLICKHOUSE_URL`], e.g. `https://abc.clickhouse.cloud:8443` (no trailing slash).
     pub url: String,
-    /// `CLICKHOUSE_DATABASE` (default `analytics`).
+    /// [`var::CLICKHOUSE_DATABASE`].
     pub database: String,
-    /// `CLICKHOUSE_USER` (default `default`).
+    /// [`var::CLICKHOUSE_USER`].
     pub user: String,
-    /// `CLICKHOUSE_PASSWORD` (secret; may be empty locally).
-    pub password: String,
+    /// [`var::CLICKHOUSE_PASSWORD`] (may be empty locally).
+    pub password: SecretString,
 }
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.url,
+            &self.database,
+            &self.user,
+            self.password.expose_secret(),
+        ) == (
+            &other.url,
+            &other.database,
+            &other.user,
+            other.password.expose_secret(),
+        )
+    }
+}
+
+impl Eq for Target {}
 
 pub use crate::io::Request;
 
@@ -34,28 +55,22 @@ fn encode_component(s: &str) -> String {
 }
 
 impl Target {
-    /// Read `CLICKHOUSE_URL` (required), `CLICKHOUSE_DATABASE`, `CLICKHOUSE_USER`,
-    /// `CLICKHOUSE_PASSWORD`.
-    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let url = crate::config::required(get, "CLICKHOUSE_URL")?
+    /// Read [`var::CLICKHOUSE_URL`] (required), [`var::CLICKHOUSE_DATABASE`],
+    /// [`var::CLICKHOUSE_USER`] and [`var::CLICKHOUSE_PASSWORD`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let v = Vars::new(get);
+        let url = v
+            .required(&var::CLICKHOUSE_URL)?
             .trim_end_matches('/')
             .to_string();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!(
-                "CLICKHOUSE_URL must be an http(s) URL, got {url:?}"
-            ));
+            return Err(var::CLICKHOUSE_URL.invalid("must be an http(s) URL", &url));
         }
-        let text = |name: &str, default: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_string())
-        };
         Ok(Self {
             url,
-            database: text("CLICKHOUSE_DATABASE", "analytics"),
-            user: text("CLICKHOUSE_USER", "default"),
-            password: get("CLICKHOUSE_PASSWORD").unwrap_or_default(),
+            database: v.text(&var::CLICKHOUSE_DATABASE),
+            user: v.text(&var::CLICKHOUSE_USER),
+            password: v.verbatim_secret(&var::CLICKHOUSE_PASSWORD),
         })
     }
 
@@ -69,7 +84,10 @@ impl Target {
             body,
             headers: vec![
                 ("x-clickhouse-user", self.user.clone()),
-                ("x-clickhouse-key", self.password.clone()),
+                (
+                    "x-clickhouse-key",
+                    self.password.expose_secret().to_string(),
+                ),
             ],
         }
     }

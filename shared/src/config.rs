@@ -1,66 +1,60 @@
-//! Configuration, read once from the platform's variables into one typed struct.
-//! Errors name the variable and why, never a secret's value.
+//! Configuration of the collector and health functions, read once from the platform's
+//! variables into one typed struct. Every variable is a row of [`crate::vars::table`];
+//! errors name the variable and why, never a secret's value.
 
 use crate::auth::WriteKeys;
 use crate::cors::Origins;
+use crate::vars::table as var;
+use crate::vars::{ConfigError, Vars};
+use secrecy::SecretString;
 
-/// Everything the collector and health functions need to know.
+/// Everything the collector and health functions need to know. Each field is one row
+/// of [`crate::vars::table`], whose doc comment says what it means.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `ALLOWED_WRITE_KEYS` (required): comma list, plaintext or `sha256:<hex>`.
+    /// [`var::ALLOWED_WRITE_KEYS`].
     pub write_keys: WriteKeys,
-    /// `ALLOWED_ORIGINS` (default `*`).
+    /// [`var::ALLOWED_ORIGINS`].
     pub origins: Origins,
-    /// `SINK`: `redis` (default; the stream, drained by the processor) or `clickhouse`
-    /// (direct: each request is one async insert, acknowledged after ClickHouse confirmed;
-    /// no Redis, so no shared rate limit, retry marker or dead-letter stream).
+    /// [`var::SINK`]: the stream (drained by the processor) or ClickHouse directly (each
+    /// request is one async insert, acknowledged after ClickHouse confirmed).
     pub sink: Sink,
-    /// `REDIS_URL` (required with the redis sink): Upstash REST base URL, no trailing slash.
+    /// [`var::REDIS_URL`], no trailing slash (empty with the direct sink).
     pub redis_url: String,
-    /// `REDIS_TOKEN` (required): Upstash REST bearer token.
-    pub redis_token: String,
-    /// `REDIS_STREAM_KEY` (default `analytics_events`).
+    /// [`var::REDIS_TOKEN`] (empty with the direct sink).
+    pub redis_token: SecretString,
+    /// [`var::REDIS_STREAM_KEY`].
     pub stream_key: String,
-    /// `RATE_LIMIT_WINDOW_MS` (default 60000).
+    /// [`var::RATE_LIMIT_WINDOW_MS`].
     pub rate_limit_window_ms: u64,
-    /// `RATE_LIMIT_MAX_REQUESTS` (default 100; 0 turns rate limiting off).
+    /// [`var::RATE_LIMIT_MAX_REQUESTS`] (0 turns rate limiting off).
     pub rate_limit_max_requests: u64,
-    /// `MAX_EVENT_BYTES` (default 32768, Segment's per-event limit).
+    /// [`var::MAX_EVENT_BYTES`].
     pub max_event_bytes: usize,
-    /// `MAX_REQUEST_BYTES` (default 512000, Segment's batch limit; applies after gzip).
+    /// [`var::MAX_REQUEST_BYTES`] (applies after gzip).
     pub max_request_bytes: usize,
-    /// `ANONYMIZE_IP` (default false): zero the host part of stored IPs.
+    /// [`var::ANONYMIZE_IP`].
     pub anonymize_ip: bool,
-    /// `DEDUPE_WINDOW_SECONDS` (default 900; 0 off): how long an identical retried
-    /// request is recognised and answered without a second append.
+    /// [`var::DEDUPE_WINDOW_SECONDS`] (0 off).
     pub dedupe_window_seconds: u64,
-    /// `LOG_LEVEL` (default `info`): `error`, `warn`, `info` or `debug`.
+    /// [`var::LOG_LEVEL`].
     pub log_level: LogLevel,
-    /// `DRAIN_AFTER_ACK_MS` (default 0 = off; the Workers adapter sets it to
-    /// `FLUSH_INTERVAL_MS` when ClickHouse is configured): TTL of the drain lock that lets
-    /// one request at a time drain the stream right after responding.
+    /// [`var::DRAIN_AFTER_ACK_MS`] (0 = off; the Spin adapter forces 0): TTL of the drain
+    /// lock that lets one request at a time drain the stream right after responding.
     pub drain_lock_ms: u64,
-    /// `SIGNING_SECRETS` (secret, optional): `<write key or sha256:hex>=<secret>` pairs; those
-    /// keys must sign every request (`X-Signature`, `X-Signature-Timestamp`).
+    /// [`var::SIGNING_SECRETS`]: those keys must sign every request (`X-Signature`,
+    /// `X-Signature-Timestamp`).
     pub signing: crate::auth::SigningSecrets,
-    /// `PUBLIC_API_HOST` (optional): host (and path) SDKs should send to, as served in
-    /// `/v1/projects/:writeKey/settings`, e.g. `ingest.example.com/v1`; default: the
-    /// request's Host + `/v1`.
+    /// [`var::PUBLIC_API_HOST`], as served in `/v1/projects/:writeKey/settings`; `None`:
+    /// the request's Host + `/v1`.
     pub public_api_host: Option<String>,
-    /// `TRUSTED_PROXIES` (default none): CIDR blocks of proxies in front of the function
-    /// whose `X-Forwarded-For` / `CF-Connecting-IP` / `X-Real-IP` are believed. Everyone
-    /// else is identified by the address the platform saw (see [`crate::identity`]).
+    /// [`var::TRUSTED_PROXIES`] (see [`crate::identity`]).
     pub trusted_proxies: crate::identity::TrustedProxies,
-    /// `SIGNATURE_V1_UNTIL` (default `2027-06-01T00:00:00Z`): until when the deprecated v1
-    /// request signatures (`sha256=`, no method or path) are accepted; Unix seconds.
+    /// [`var::SIGNATURE_V1_UNTIL`], Unix seconds.
     pub signature_v1_until_s: i64,
-    /// `METRICS_TOKEN` (secret, optional): bearer token for `/health` and `/metrics`, which
-    /// cost backend calls; without it those routes are closed (`/livez` stays open).
-    pub metrics_token: Option<String>,
+    /// [`var::METRICS_TOKEN`]: without it `/health` and `/metrics` are closed.
+    pub metrics_token: Option<SecretString>,
 }
-
-/// End of v1 request signatures by default: 2027-06-01T00:00:00Z.
-pub const DEFAULT_SIGNATURE_V1_UNTIL_S: i64 = 1_811_808_000;
 
 /// Where accepted events go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,157 +78,93 @@ pub enum LogLevel {
     Debug,
 }
 
-/// Names of every variable [`Config::from_lookup`] reads, for manifests and docs.
-pub const VARIABLES: &[&str] = &[
-    "ALLOWED_WRITE_KEYS",
-    "ALLOWED_ORIGINS",
-    "TRUSTED_PROXIES",
-    "SIGNATURE_V1_UNTIL",
-    "METRICS_TOKEN",
-    "REDIS_URL",
-    "REDIS_TOKEN",
-    "REDIS_STREAM_KEY",
-    "RATE_LIMIT_WINDOW_MS",
-    "RATE_LIMIT_MAX_REQUESTS",
-    "MAX_EVENT_BYTES",
-    "MAX_REQUEST_BYTES",
-    "ANONYMIZE_IP",
-    "DEDUPE_WINDOW_SECONDS",
-    "LOG_LEVEL",
-    "DRAIN_AFTER_ACK_MS",
-    "SINK",
-    "SIGNING_SECRETS",
-    "PUBLIC_API_HOST",
-];
+/// The Upstash REST endpoint: [`var::REDIS_URL`] and [`var::REDIS_TOKEN`].
+#[derive(Debug, Clone)]
+pub struct Upstash {
+    /// Base URL, no trailing slash.
+    pub url: String,
+    /// Bearer token.
+    pub token: SecretString,
+}
 
-pub(crate) fn number<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-) -> Result<T, String> {
-    match get(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| format!("{name} must be a whole number, got {v:?}")),
+impl Upstash {
+    /// Read and check both variables (the native processor reads only these of the
+    /// collector's).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let v = Vars::new(get);
+        let url = v
+            .required(&var::REDIS_URL)?
+            .trim_end_matches('/')
+            .to_string();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(var::REDIS_URL.invalid("must be the Upstash REST URL (https://…)", &url));
+        }
+        Ok(Self {
+            url,
+            token: v.required_secret(&var::REDIS_TOKEN)?,
+        })
     }
 }
 
-fn flag(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, String> {
-    match get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") | Some("0") | Some("false") | Some("no") | Some("off") => Ok(false),
-        Some("1") | Some("true") | Some("yes") | Some("on") => Ok(true),
-        Some(v) => Err(format!("{name} must be true or false, got {v:?}")),
-    }
-}
-
-pub(crate) fn required(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-) -> Result<String, String> {
-    get(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("{name} is not set"))
+/// [`var::REDIS_STREAM_KEY`], for tools that need only the stream (replay).
+pub fn stream_key(get: impl Fn(&str) -> Option<String>) -> String {
+    Vars::new(get).text(&var::REDIS_STREAM_KEY)
 }
 
 impl Config {
     /// Read the configuration through `get` (environment, Workers vars/secrets, Spin
     /// variables). The error names the first bad variable.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let write_keys = WriteKeys::parse(&required(&get, "ALLOWED_WRITE_KEYS")?)
-            .map_err(|e| format!("ALLOWED_WRITE_KEYS: {e}"))?;
-        let origins = Origins::parse(&get("ALLOWED_ORIGINS").unwrap_or_else(|| "*".into()))
-            .map_err(|e| format!("ALLOWED_ORIGINS: {e}"))?;
-        let sink = match get("SINK")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("") | Some("redis") => Sink::Redis,
-            Some("clickhouse") => Sink::ClickHouse(crate::clickhouse::Target::from_lookup(&get)?),
-            Some(v) => return Err(format!("SINK must be redis or clickhouse, got {v:?}")),
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let v = Vars::new(&get);
+        // Unset is "not set", not a parse error.
+        v.required(&var::ALLOWED_WRITE_KEYS)?;
+        let write_keys = v.list(&var::ALLOWED_WRITE_KEYS, WriteKeys::parse)?;
+        let origins = v.list(&var::ALLOWED_ORIGINS, Origins::parse)?;
+        let sink = match v.text(&var::SINK).to_ascii_lowercase().as_str() {
+            "redis" => Sink::Redis,
+            "clickhouse" => Sink::ClickHouse(crate::clickhouse::Target::from_lookup(&get)?),
+            other => return Err(var::SINK.invalid("must be redis or clickhouse", other)),
         };
-        let (redis_url, redis_token) = if sink == Sink::Redis {
-            let url = required(&get, "REDIS_URL")?
-                .trim_end_matches('/')
-                .to_string();
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(format!(
-                    "REDIS_URL must be the Upstash REST URL (https://…), got {url:?}"
-                ));
-            }
-            (url, required(&get, "REDIS_TOKEN")?)
-        } else {
-            (String::new(), String::new())
+        let upstash = match sink {
+            Sink::Redis => Upstash::from_lookup(&get)?,
+            Sink::ClickHouse(_) => Upstash {
+                url: String::new(),
+                token: SecretString::default(),
+            },
         };
-        let stream_key = get("REDIS_STREAM_KEY")
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "analytics_events".into());
-        let rate_limit_window_ms = number(&get, "RATE_LIMIT_WINDOW_MS", 60_000u64)?;
-        if rate_limit_window_ms == 0 {
-            return Err("RATE_LIMIT_WINDOW_MS must be greater than 0".into());
-        }
-        let log_level = match get("LOG_LEVEL")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("") | Some("info") => LogLevel::Info,
-            Some("error") => LogLevel::Error,
-            Some("warn") | Some("warning") => LogLevel::Warn,
-            Some("debug") | Some("trace") => LogLevel::Debug,
-            Some(v) => {
-                return Err(format!(
-                    "LOG_LEVEL must be error, warn, info or debug, got {v:?}"
-                ));
-            }
-        };
-        let max_event_bytes = number(&get, "MAX_EVENT_BYTES", 32 * 1024usize)?;
-        let max_request_bytes = number(&get, "MAX_REQUEST_BYTES", 512_000usize)?;
-        if max_event_bytes == 0 || max_request_bytes == 0 {
-            return Err("MAX_EVENT_BYTES and MAX_REQUEST_BYTES must be greater than 0".into());
-        }
         Ok(Self {
             write_keys,
             origins,
             sink,
-            redis_url,
-            redis_token,
-            stream_key,
-            rate_limit_window_ms,
-            rate_limit_max_requests: number(&get, "RATE_LIMIT_MAX_REQUESTS", 100u64)?,
-            max_event_bytes,
-            max_request_bytes,
-            anonymize_ip: flag(&get, "ANONYMIZE_IP")?,
-            dedupe_window_seconds: number(&get, "DEDUPE_WINDOW_SECONDS", 900u64)?,
-            log_level,
-            drain_lock_ms: number(&get, "DRAIN_AFTER_ACK_MS", 0u64)?,
-            signature_v1_until_s: match get("SIGNATURE_V1_UNTIL").map(|v| v.trim().to_string()) {
-                None => DEFAULT_SIGNATURE_V1_UNTIL_S,
-                Some(v) if v.is_empty() => DEFAULT_SIGNATURE_V1_UNTIL_S,
-                Some(v) => crate::timestamp::parse_ms(&v)
+            redis_url: upstash.url,
+            redis_token: upstash.token,
+            stream_key: v.text(&var::REDIS_STREAM_KEY),
+            rate_limit_window_ms: positive(&v, &var::RATE_LIMIT_WINDOW_MS)?,
+            rate_limit_max_requests: v.number(&var::RATE_LIMIT_MAX_REQUESTS)?,
+            max_event_bytes: positive(&v, &var::MAX_EVENT_BYTES)?,
+            max_request_bytes: positive(&v, &var::MAX_REQUEST_BYTES)?,
+            anonymize_ip: v.flag(&var::ANONYMIZE_IP)?,
+            dedupe_window_seconds: v.number(&var::DEDUPE_WINDOW_SECONDS)?,
+            log_level: log_level(&v)?,
+            drain_lock_ms: v.number(&var::DRAIN_AFTER_ACK_MS)?,
+            signature_v1_until_s: {
+                let text = v.text(&var::SIGNATURE_V1_UNTIL);
+                crate::timestamp::parse_ms(&text)
                     .map(|ms| ms.div_euclid(1000))
                     .ok_or_else(|| {
-                        format!("SIGNATURE_V1_UNTIL must be an ISO-8601 date-time, got {v:?}")
-                    })?,
+                        var::SIGNATURE_V1_UNTIL.invalid("must be an ISO-8601 date-time", &text)
+                    })?
             },
-            metrics_token: get("METRICS_TOKEN")
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty()),
-            trusted_proxies: crate::identity::TrustedProxies::parse(
-                &get("TRUSTED_PROXIES").unwrap_or_default(),
-            )
-            .map_err(|e| format!("TRUSTED_PROXIES: {e}"))?,
-            signing: crate::auth::SigningSecrets::parse(
-                &get("SIGNING_SECRETS").unwrap_or_default(),
-            )
-            .map_err(|e| format!("SIGNING_SECRETS: {e}"))?,
-            public_api_host: get("PUBLIC_API_HOST")
-                .map(|v| v.trim().trim_end_matches('/').to_string())
-                .filter(|v| !v.is_empty()),
+            metrics_token: v.secret(&var::METRICS_TOKEN),
+            trusted_proxies: v.list(
+                &var::TRUSTED_PROXIES,
+                crate::identity::TrustedProxies::parse,
+            )?,
+            signing: v.list(&var::SIGNING_SECRETS, crate::auth::SigningSecrets::parse)?,
+            public_api_host: v
+                .optional(&var::PUBLIC_API_HOST)
+                .map(|h| h.trim_end_matches('/').to_string())
+                .filter(|h| !h.is_empty()),
         })
     }
 
@@ -242,6 +172,32 @@ impl Config {
     pub fn dead_letter_stream(&self) -> String {
         format!("{}:invalid", self.stream_key)
     }
+}
+
+/// A whole number greater than 0.
+fn positive<T: std::str::FromStr + PartialEq + From<u8>>(
+    v: &Vars<impl Fn(&str) -> Option<String>>,
+    variable: &crate::vars::Variable,
+) -> Result<T, ConfigError> {
+    let n: T = v.number(variable)?;
+    if n == T::from(0) {
+        return Err(variable.invalid("must be greater than 0", "0"));
+    }
+    Ok(n)
+}
+
+fn log_level(v: &Vars<impl Fn(&str) -> Option<String>>) -> Result<LogLevel, ConfigError> {
+    Ok(
+        match v.text(&var::LOG_LEVEL).to_ascii_lowercase().as_str() {
+            "info" => LogLevel::Info,
+            "error" => LogLevel::Error,
+            "warn" | "warning" => LogLevel::Warn,
+            "debug" | "trace" => LogLevel::Debug,
+            other => {
+                return Err(var::LOG_LEVEL.invalid("must be error, warn, info or debug", other));
+            }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -254,7 +210,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+        Ok(Config::from_lookup(|k| map.get(k).cloned())?)
     }
 
     const BASE: &[(&str, &str)] = &[

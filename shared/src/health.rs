@@ -65,12 +65,16 @@ pub fn dependencies<'a>(
 /// Whether a caller may use the deep routes (`/health`, `/metrics`), which cost backend
 /// calls: only with `Authorization: Bearer <METRICS_TOKEN>`. Without a configured token
 /// they are closed; `/livez` is always open and free.
-pub fn deep_access(token: Option<&str>, authorization: Option<&str>) -> Result<(), &'static str> {
+pub fn deep_access(
+    token: Option<&secrecy::SecretString>,
+    authorization: Option<&str>,
+) -> Result<(), &'static str> {
+    use secrecy::ExposeSecret as _;
     match token {
         None => Err(
             "METRICS_TOKEN is not set: /health and /metrics are closed (use /livez for liveness)",
         ),
-        Some(t) if crate::auth::bearer_matches(t, authorization) => Ok(()),
+        Some(t) if crate::auth::bearer_matches(t.expose_secret(), authorization) => Ok(()),
         Some(_) => Err("send Authorization: Bearer <METRICS_TOKEN> for /health and /metrics"),
     }
 }
@@ -144,7 +148,7 @@ pub async fn serve<I: crate::io::Io>(
     authorization: Option<&str>,
 ) -> Reply {
     let (stream, target) = dependencies(&dep.config, dep.drain.as_ref());
-    let access = deep_access(dep.config.metrics_token.as_deref(), authorization);
+    let access = deep_access(dep.config.metrics_token.as_ref(), authorization);
     match plan(method, path, access, stream, target) {
         HealthPlan::Respond(r) => r,
         HealthPlan::Probe(probes) => run(io, &probes).await,
@@ -319,7 +323,7 @@ mod tests {
             url: "http://c".into(),
             database: "analytics".into(),
             user: "u".into(),
-            password: String::new(),
+            password: Default::default(),
         };
         match plan(
             "GET",
@@ -339,11 +343,12 @@ mod tests {
 
     #[test]
     fn deep_routes_need_the_metrics_token() {
+        let x = secrecy::SecretString::from("x");
         for path in ["/health", "/metrics"] {
             for (token, auth) in [
                 (None, Some("Bearer x")),
-                (Some("x"), None),
-                (Some("x"), Some("Bearer y")),
+                (Some(&x), None),
+                (Some(&x), Some("Bearer y")),
             ] {
                 let HealthPlan::Respond(r) = plan(
                     "GET",
@@ -360,7 +365,7 @@ mod tests {
             let ok = plan(
                 "GET",
                 path,
-                deep_access(Some("x"), Some("Bearer x")),
+                deep_access(Some(&x), Some("Bearer x")),
                 Some(("s", "g")),
                 None,
             );

@@ -20,12 +20,16 @@ impl RestCall {
     pub fn http(
         &self,
         redis_url: &str,
-        redis_token: &str,
+        redis_token: &secrecy::SecretString,
     ) -> (String, [(&'static str, String); 2]) {
+        use secrecy::ExposeSecret as _;
         (
             format!("{redis_url}{}", self.path),
             [
-                ("authorization", format!("Bearer {redis_token}")),
+                (
+                    "authorization",
+                    format!("Bearer {}", redis_token.expose_secret()),
+                ),
                 ("content-type", "application/json".to_string()),
             ],
         )
@@ -153,7 +157,7 @@ pub struct Backends<'a, H> {
     /// `REDIS_URL`.
     pub redis_url: &'a str,
     /// `REDIS_TOKEN`.
-    pub redis_token: &'a str,
+    pub redis_token: &'a secrecy::SecretString,
 }
 
 impl<H: Http> Io for Backends<'_, H> {

@@ -29,6 +29,10 @@ pub mod serve;
 pub mod stream;
 pub mod timestamp;
 pub mod validate;
+pub mod vars;
 
 pub use config::Config;
 pub use reply::Reply;
+/// Secrets in the configuration are `secrecy::SecretString`: adapters call
+/// `ExposeSecret::expose_secret` where they send one.
+pub use secrecy;

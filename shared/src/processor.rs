@@ -3,7 +3,7 @@
 
 use crate::Reply;
 use crate::config::Sink;
-use crate::drain::drain_scheduled;
+use crate::drain::{ProcessorConfig, drain_scheduled};
 use crate::io::Io;
 use crate::serve::{Deployment, Log};
 
@@ -18,13 +18,12 @@ fn error(status: u16, message: &str) -> Reply {
 }
 
 /// `POST …/drain` with `Authorization: Bearer <DRAIN_TOKEN>`: one scheduled drain of up to
-/// `max_passes` passes through `io_for(deployment)`, answered with its report. Without a
-/// configured token the route is closed, so it cannot be used to run up costs.
+/// `DRAIN_MAX_PASSES` passes through `io_for(deployment)`, answered with its report.
+/// Without a configured token the route is closed, so it cannot be used to run up costs.
 pub async fn serve<'d, I: Io>(
     dep: Result<&'d Deployment, &str>,
+    run: Result<&ProcessorConfig, &str>,
     io_for: impl FnOnce(&'d Deployment) -> I,
-    token: Option<&str>,
-    max_passes: usize,
     method: &str,
     path: &str,
     authorization: Option<&str>,
@@ -35,10 +34,15 @@ pub async fn serve<'d, I: Io>(
     if method != "POST" {
         return (error(405, "use POST /drain"), None);
     }
-    let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => return config_error(e),
+    };
+    let Some(token) = &run.drain_token else {
         let why = "DRAIN_TOKEN is not set: the drain route is disabled until it is configured";
         return (error(503, why), None);
     };
+    let token = secrecy::ExposeSecret::expose_secret(token);
     if !crate::auth::bearer_matches(token, authorization) {
         return (
             error(401, "missing or wrong DRAIN_TOKEN bearer token"),
@@ -50,7 +54,8 @@ pub async fn serve<'d, I: Io>(
         Ok((_, None)) => return config_error("CLICKHOUSE_URL is not set"),
         Err(e) => return config_error(e),
     };
-    match drain_scheduled(&io_for(dep), drain, "spin", max_passes).await {
+    let consumer = run.consumer.as_deref().unwrap_or("spin");
+    match drain_scheduled(&io_for(dep), drain, consumer, run.max_passes).await {
         Ok(r) => {
             let body = serde_json::json!({
                 "success": true, "entries": r.entries, "rows": r.rows, "acked": r.acked,

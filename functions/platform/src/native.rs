@@ -2,6 +2,7 @@
 //! configuration from the process environment.
 
 use ingest_core::io::{Backends, CallOutcome, Http, HttpReply};
+use ingest_core::secrecy::SecretString;
 use std::time::Duration;
 
 /// Read a variable from the environment.
@@ -39,22 +40,14 @@ impl Http for Client {
 pub struct Native {
     client: Client,
     redis_url: String,
-    redis_token: String,
+    redis_token: SecretString,
 }
 
 impl Native {
     /// A client for the Upstash REST endpoint in `REDIS_URL` / `REDIS_TOKEN`. The request
     /// timeout leaves room for a blocking read of `block_ms`.
     pub fn from_env(block_ms: u64) -> Result<Self, String> {
-        let redis_url = env("REDIS_URL")
-            .filter(|v| !v.trim().is_empty())
-            .ok_or("REDIS_URL is not set")?
-            .trim()
-            .trim_end_matches('/')
-            .to_string();
-        let redis_token = env("REDIS_TOKEN")
-            .filter(|v| !v.is_empty())
-            .ok_or("REDIS_TOKEN is not set")?;
+        let upstash = ingest_core::config::Upstash::from_lookup(env)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(block_ms + 30_000))
             .connect_timeout(Duration::from_secs(5))
@@ -63,8 +56,8 @@ impl Native {
             .map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Self {
             client: Client(http),
-            redis_url,
-            redis_token,
+            redis_url: upstash.url,
+            redis_token: upstash.token,
         })
     }
 

@@ -11,34 +11,21 @@
     reason = "spin-sdk's #[http_component] generates the component's export glue"
 )]
 mod spin {
+    use ingest_core::drain::ProcessorConfig;
     use ingest_core::processor::serve;
     use platform::spin as s;
     use spin_sdk::http::{Request, Response};
     use spin_sdk::http_component;
 
-    /// Passes per call unless `DRAIN_MAX_PASSES` says otherwise.
-    const MAX_PASSES: usize = 20;
-
     #[http_component]
     async fn handle(req: Request) -> Response {
         let dep = s::deployment();
-        let token = s::lookup("DRAIN_TOKEN");
-        let passes = s::lookup("DRAIN_MAX_PASSES")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(MAX_PASSES);
+        let run = ProcessorConfig::from_lookup(s::lookup).map_err(String::from);
         let auth = req.header("authorization").and_then(|v| v.as_str());
         let method = s::method_name(req.method());
         let dep = dep.as_ref().map_err(String::as_str);
-        let (reply, log) = serve(
-            dep,
-            s::io,
-            token.as_deref(),
-            passes,
-            method,
-            req.path(),
-            auth,
-        )
-        .await;
+        let run = run.as_ref().map_err(String::as_str);
+        let (reply, log) = serve(dep, run, s::io, method, req.path(), auth).await;
         s::log(log);
         s::response(reply)
     }

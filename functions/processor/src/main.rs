@@ -40,7 +40,7 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use ingest_core::drain::{DrainConfig, Schedule, drain_once};
+    use ingest_core::drain::{DrainConfig, ProcessorConfig, Schedule, drain_once};
     use platform::native::{Native, env};
     use platform::now_ms;
     use std::process::ExitCode;
@@ -61,6 +61,13 @@ mod native {
                 return ExitCode::from(2);
             }
         };
+        let run = match ProcessorConfig::from_lookup(env) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("processor: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         let native = match Native::from_env(cfg.flush_interval_ms) {
             Ok(b) => b,
             Err(e) => {
@@ -69,7 +76,7 @@ mod native {
             }
         };
         let io = native.io();
-        let consumer = env("PROCESSOR_CONSUMER").unwrap_or_else(|| {
+        let consumer = run.consumer.unwrap_or_else(|| {
             format!(
                 "native-{}-{}",
                 env("HOSTNAME").unwrap_or_else(|| "host".into()),
@@ -163,10 +170,7 @@ mod native {
                 return ExitCode::from(2);
             }
         }
-        let stream = env("REDIS_STREAM_KEY")
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "analytics_events".into());
+        let stream = ingest_core::config::stream_key(env);
         let native = match Native::from_env(0) {
             Ok(b) => b,
             Err(e) => {

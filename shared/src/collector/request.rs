@@ -174,7 +174,7 @@ fn signature_nonce(
         return Ok(None);
     };
     let version = crate::auth::verify_signature(
-        secret,
+        secrecy::ExposeSecret::expose_secret(secret),
         header(req.headers, crate::auth::SIGNATURE_HEADER),
         header(req.headers, crate::auth::TIMESTAMP_HEADER),
         crate::auth::Signed {

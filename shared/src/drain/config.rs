@@ -1,77 +1,88 @@
-//! The processor's configuration.
+//! The processor's configuration: the drain itself ([`DrainConfig`], read wherever the
+//! stream is drained) and the processor's entry points ([`ProcessorConfig`]). Every
+//! variable is a row of [`crate::vars::table`].
 
 use crate::clickhouse::Target;
-use crate::config::number;
+use crate::vars::table as var;
+use crate::vars::{ConfigError, Vars};
+use secrecy::SecretString;
 
-/// Processor configuration.
+/// How the stream is drained. Each field is one row of [`crate::vars::table`].
 #[derive(Debug, Clone)]
 pub struct DrainConfig {
-    /// `REDIS_STREAM_KEY` (default `analytics_events`).
+    /// [`var::REDIS_STREAM_KEY`].
     pub stream: String,
-    /// `REDIS_CONSUMER_GROUP` (default `processors`).
+    /// [`var::REDIS_CONSUMER_GROUP`].
     pub group: String,
-    /// `BATCH_SIZE`: entries per read (default 100).
+    /// [`var::BATCH_SIZE`]: entries per read.
     pub batch_size: usize,
-    /// `FLUSH_INTERVAL_MS`: at most one insert per this interval while draining (default 1000).
+    /// [`var::FLUSH_INTERVAL_MS`]: at most one insert per this interval while draining.
     pub flush_interval_ms: u64,
-    /// `CLAIM_IDLE_MS`: entries pending this long are taken over (default 30000).
+    /// [`var::CLAIM_IDLE_MS`]: entries pending this long are taken over.
     pub claim_idle_ms: u64,
-    /// `MAX_DELIVERIES`: an entry delivered more often goes to the dead-letter stream (default 5).
+    /// [`var::MAX_DELIVERIES`]: an entry delivered more often goes to the dead-letter
+    /// stream (at least 1).
     pub max_deliveries: u64,
-    /// `STREAM_RETENTION_MS`: keep acknowledged entries this long for inspection or replay
-    /// (default 0: trim everything every consumer group has acknowledged).
+    /// [`var::STREAM_RETENTION_MS`]: keep acknowledged entries this long for inspection
+    /// or replay (0: trim everything every consumer group has acknowledged).
     pub retention_ms: u64,
     /// The ClickHouse target.
     pub target: Target,
 }
 
-/// Variables [`DrainConfig::from_lookup`] reads.
-pub const VARIABLES: &[&str] = &[
-    "REDIS_STREAM_KEY",
-    "REDIS_CONSUMER_GROUP",
-    "BATCH_SIZE",
-    "FLUSH_INTERVAL_MS",
-    "CLAIM_IDLE_MS",
-    "MAX_DELIVERIES",
-    "STREAM_RETENTION_MS",
-    "CLICKHOUSE_URL",
-    "CLICKHOUSE_DATABASE",
-    "CLICKHOUSE_USER",
-    "CLICKHOUSE_PASSWORD",
-];
+/// Settings of the processor's entry points (the native binary, the Spin
+/// `/internal/drain` component), not of the drain itself.
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// [`var::DRAIN_TOKEN`]: without it the Spin drain route is off.
+    pub drain_token: Option<SecretString>,
+    /// [`var::DRAIN_MAX_PASSES`] per invocation of the drain route.
+    pub max_passes: usize,
+    /// [`var::PROCESSOR_CONSUMER`]; `None`: the platform's default name.
+    pub consumer: Option<String>,
+}
+
+impl ProcessorConfig {
+    /// Read the entry points' variables.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let v = Vars::new(get);
+        Ok(Self {
+            drain_token: v.secret(&var::DRAIN_TOKEN),
+            max_passes: v.number(&var::DRAIN_MAX_PASSES)?,
+            consumer: v.optional(&var::PROCESSOR_CONSUMER),
+        })
+    }
+}
 
 impl DrainConfig {
-    /// Read the processor's variables. `CLICKHOUSE_URL` is required.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    /// Read the drain's variables. `CLICKHOUSE_URL` is required.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let target = Target::from_lookup(&get)?;
-        let text = |name: &str, default: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_string())
-        };
-        let batch_size = number(&get, "BATCH_SIZE", 100usize)?;
+        let v = Vars::new(get);
+        let batch_size: usize = v.number(&var::BATCH_SIZE)?;
         if !(1..=1000).contains(&batch_size) {
-            return Err(format!(
-                "BATCH_SIZE must be between 1 and 1000, got {batch_size}"
-            ));
+            return Err(
+                var::BATCH_SIZE.invalid("must be between 1 and 1000", &batch_size.to_string())
+            );
         }
         Ok(Self {
-            stream: text("REDIS_STREAM_KEY", "analytics_events"),
-            group: text("REDIS_CONSUMER_GROUP", "processors"),
+            stream: v.text(&var::REDIS_STREAM_KEY),
+            group: v.text(&var::REDIS_CONSUMER_GROUP),
             batch_size,
-            flush_interval_ms: number(&get, "FLUSH_INTERVAL_MS", 1000u64)?,
-            claim_idle_ms: number(&get, "CLAIM_IDLE_MS", 30_000u64)?,
-            max_deliveries: number(&get, "MAX_DELIVERIES", 5u64)?.max(1),
-            retention_ms: number(&get, "STREAM_RETENTION_MS", 0u64)?,
+            flush_interval_ms: v.number(&var::FLUSH_INTERVAL_MS)?,
+            claim_idle_ms: v.number(&var::CLAIM_IDLE_MS)?,
+            max_deliveries: v.number::<u64>(&var::MAX_DELIVERIES)?.max(1),
+            retention_ms: v.number(&var::STREAM_RETENTION_MS)?,
             target,
         })
     }
 
     /// The processor configuration of a deployment, if it has one: a deployment drains
     /// iff `CLICKHOUSE_URL` is set (`Ok(None)` otherwise). The one place this rule lives.
-    pub fn when_configured(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
-        match get("CLICKHOUSE_URL").filter(|v| !v.trim().is_empty()) {
+    pub fn when_configured(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        match Vars::new(&get).optional(&var::CLICKHOUSE_URL) {
             None => Ok(None),
             Some(_) => Self::from_lookup(get).map(Some),
         }

@@ -18,7 +18,7 @@ pub mod config;
 pub mod passes;
 pub mod rows;
 
-pub use config::{DrainConfig, VARIABLES};
+pub use config::{DrainConfig, ProcessorConfig};
 pub use passes::{Schedule, drain_after_ack, drain_scheduled};
 pub use rows::DeadLetter;
 
