@@ -228,6 +228,43 @@ mod tests {
         assert_eq!(c.redis_url, "http://127.0.0.1:8079");
         assert_eq!(c.dead_letter_stream(), "analytics_events:invalid");
         assert!(c.origins.allows("https://anything.example"));
+        assert_eq!(c.signature_v1_until_s, 1_811_808_000); // 2027-06-01T00:00:00Z
+        assert_eq!(c.log_level, LogLevel::Info);
+        assert_eq!(c.sink, Sink::Redis);
+        assert!(c.metrics_token.is_none() && c.public_api_host.is_none());
+    }
+
+    #[test]
+    fn an_empty_origin_list_allows_no_origin_but_unset_allows_all() {
+        let mut v = BASE.to_vec();
+        v.push(("ALLOWED_ORIGINS", ""));
+        assert!(!from(&v).unwrap().origins.allows("https://a.example"));
+    }
+
+    #[test]
+    fn secret_values_stay_out_of_errors() {
+        let err = Config::from_lookup(|k| match k {
+            "ALLOWED_WRITE_KEYS" => Some("k".into()),
+            "SINK" => Some("clickhouse".into()),
+            "CLICKHOUSE_URL" => Some("ftp://h".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "CLICKHOUSE_URL must be an http(s) URL, got \"ftp://h\""
+        );
+        let err = from(&[
+            ("ALLOWED_WRITE_KEYS", "k"),
+            ("REDIS_URL", "https://h"),
+            ("REDIS_TOKEN", "t"),
+            ("SIGNING_SECRETS", "k:hunter2"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.starts_with("SIGNING_SECRETS: ") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]
