@@ -58,7 +58,7 @@ impl Target {
     /// Read [`var::CLICKHOUSE_URL`] (required), [`var::CLICKHOUSE_DATABASE`],
     /// [`var::CLICKHOUSE_USER`] and [`var::CLICKHOUSE_PASSWORD`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let v = Vars::new(get);
+        let v = Vars::new(&get);
         let url = v
             .required(&var::CLICKHOUSE_URL)?
             .trim_end_matches('/')

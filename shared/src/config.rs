@@ -91,7 +91,7 @@ impl Upstash {
     /// Read and check both variables (the native processor reads only these of the
     /// collector's).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let v = Vars::new(get);
+        let v = Vars::new(&get);
         let url = v
             .required(&var::REDIS_URL)?
             .trim_end_matches('/')
@@ -108,7 +108,7 @@ impl Upstash {
 
 /// [`var::REDIS_STREAM_KEY`], for tools that need only the stream (replay).
 pub fn stream_key(get: impl Fn(&str) -> Option<String>) -> String {
-    Vars::new(get).text(&var::REDIS_STREAM_KEY)
+    Vars::new(&get).text(&var::REDIS_STREAM_KEY)
 }
 
 impl Config {
@@ -176,7 +176,7 @@ impl Config {
 
 /// A whole number greater than 0.
 fn positive<T: std::str::FromStr + PartialEq + From<u8>>(
-    v: &Vars<impl Fn(&str) -> Option<String>>,
+    v: &Vars<'_>,
     variable: &crate::vars::Variable,
 ) -> Result<T, ConfigError> {
     let n: T = v.number(variable)?;
@@ -186,7 +186,7 @@ fn positive<T: std::str::FromStr + PartialEq + From<u8>>(
     Ok(n)
 }
 
-fn log_level(v: &Vars<impl Fn(&str) -> Option<String>>) -> Result<LogLevel, ConfigError> {
+fn log_level(v: &Vars<'_>) -> Result<LogLevel, ConfigError> {
     Ok(
         match v.text(&var::LOG_LEVEL).to_ascii_lowercase().as_str() {
             "info" => LogLevel::Info,

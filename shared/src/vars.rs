@@ -111,8 +111,6 @@ pub struct Variable {
     pub secret: bool,
     /// The components that read it.
     pub read_by: &'static [Component],
-    /// What it does (Markdown, one paragraph).
-    pub doc: &'static str,
 }
 
 impl Variable {
@@ -145,12 +143,13 @@ impl Variable {
 
 /// Reads variables through a platform's lookup (environment, Workers vars and secrets,
 /// Spin variables). Every read names a [`table`] row, so nothing can read a variable the
-/// table does not list.
-pub struct Vars<F>(F);
+/// table does not list. The lookup is a `dyn Fn`: one copy of each helper in the wasm,
+/// whatever closure each adapter passes.
+pub struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
 
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
+impl<'a> Vars<'a> {
     /// Wrap a lookup.
-    pub fn new(get: F) -> Self {
+    pub fn new(get: &'a dyn Fn(&str) -> Option<String>) -> Self {
         Self(get)
     }
 
@@ -240,18 +239,21 @@ mod tests {
         unset: Unset::Default("7"),
         secret: false,
         read_by: Component::ALL,
-        doc: "",
     };
     const S: Variable = Variable {
         name: "S",
         unset: Unset::Required,
         secret: true,
         read_by: Component::ALL,
-        doc: "",
     };
 
-    fn vars(value: Option<&'static str>) -> Vars<impl Fn(&str) -> Option<String>> {
-        Vars::new(move |_: &str| value.map(str::to_string))
+    /// A lookup that answers `value` for every name.
+    fn vars(value: Option<&'static str>) -> Vars<'static> {
+        let get: &'static dyn Fn(&str) -> Option<String> = match value {
+            None => &|_| None,
+            Some(v) => Box::leak(Box::new(move |_: &str| Some(v.to_string()))),
+        };
+        Vars::new(get)
     }
 
     #[test]

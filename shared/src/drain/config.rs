@@ -45,7 +45,7 @@ pub struct ProcessorConfig {
 impl ProcessorConfig {
     /// Read the entry points' variables.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let v = Vars::new(get);
+        let v = Vars::new(&get);
         Ok(Self {
             drain_token: v.secret(&var::DRAIN_TOKEN),
             max_passes: v.number(&var::DRAIN_MAX_PASSES)?,
@@ -58,7 +58,7 @@ impl DrainConfig {
     /// Read the drain's variables. `CLICKHOUSE_URL` is required.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let target = Target::from_lookup(&get)?;
-        let v = Vars::new(get);
+        let v = Vars::new(&get);
         let batch_size: usize = v.number(&var::BATCH_SIZE)?;
         if !(1..=1000).contains(&batch_size) {
             return Err(

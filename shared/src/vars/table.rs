@@ -14,7 +14,8 @@ const ALL: &[Component] = Component::ALL;
 const PROCESSOR: &[Component] = &[Processor];
 
 /// Declares each row as a constant (its doc comment is its README text) and lists them
-/// all in [`VARIABLES`], so a row cannot be declared and left out of the list.
+/// all in [`VARIABLES`], so a row cannot be declared and left out of the list. The texts
+/// live apart from the rows ([`doc`]), so a build that only reads variables carries none.
 macro_rules! table {
     ($( $(#[doc = $doc:literal])+ $name:ident { $unset:expr, secret: $secret:expr, read_by: $read_by:expr $(,)? } )+) => {
         $(
@@ -24,11 +25,11 @@ macro_rules! table {
                 unset: $unset,
                 secret: $secret,
                 read_by: $read_by,
-                doc: concat!($($doc, "\n"),+),
             };
         )+
         /// Every variable, in the README's order.
         pub const VARIABLES: &[&Variable] = &[$(&$name),+];
+        const DOCS: &[(&str, &str)] = &[$((stringify!($name), concat!($($doc, "\n"),+))),+];
     };
 }
 
@@ -114,6 +115,13 @@ table! {
     PROCESSOR_CONSUMER { Optional("native: `native-<HOSTNAME>-<pid>`; Spin: `spin`"), secret: false, read_by: PROCESSOR }
 }
 
+/// What `v` does (Markdown, one paragraph): its doc comment above.
+pub fn doc(v: &Variable) -> &'static str {
+    DOCS.iter()
+        .find(|(name, _)| *name == v.name)
+        .map_or("", |(_, text)| text)
+}
+
 /// The README's configuration table (Markdown), one row per variable.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -131,7 +139,7 @@ pub fn markdown() -> String {
             let names: Vec<&str> = v.read_by.iter().map(|c| c.name()).collect();
             names.join(", ")
         };
-        let doc = v.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        let doc = doc(v).split_whitespace().collect::<Vec<_>>().join(" ");
         let secret = if v.secret { "yes" } else { "" };
         out.push_str(&format!(
             "| `{}` | {unset} | {read_by} | {secret} | {doc} |\n",
@@ -158,7 +166,7 @@ mod tests {
                 v.name
             );
             assert!(
-                !v.doc.trim().is_empty() && !v.doc.contains('|'),
+                !doc(v).trim().is_empty() && !doc(v).contains('|'),
                 "{}",
                 v.name
             );
