@@ -419,6 +419,95 @@ mod tests {
         }
     }
 
+    /// Signatures as the collector accepted them before the protocol crate: these bytes
+    /// are deployed in senders, so they must never change. (Computed independently with
+    /// Python's `hmac`.)
+    const BODY: &[u8] = br#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
+    const V1: &str = "sha256=a615cd9e76f528f7df71ea5c4414273e83ff1cad8096f8c3ca4fbd7e2885766f";
+    const V2: &str = "v2=f7de2734ce63ed949ba84a0afe416561f7a44518fac5bce85f6298362974bdae";
+
+    #[test]
+    fn deployed_signatures_still_sign_and_verify_byte_for_byte() {
+        assert_eq!(sign("s3cret", 1_700_000_000, BODY), V1);
+        assert_eq!(
+            sign_v2("s3cret", "POST", "/v1/batch", 1_700_000_000, BODY),
+            V2
+        );
+        let req = Signed {
+            method: "POST",
+            path: "/v1/batch",
+            body: BODY,
+            now_s: 1_700_000_000,
+            v1_until_s: i64::MAX,
+        };
+        let v = |sig: &str| verify_signature("s3cret", Some(sig), Some("1700000000"), req);
+        assert_eq!(v(V1), Ok(SignatureVersion::V1));
+        let Ok(SignatureVersion::V2(mac)) = v(V2) else {
+            panic!("v2 vector refused")
+        };
+        assert_eq!(hex(&mac), V2.trim_start_matches("v2="));
+        // The same MAC in upper case verifies, with the same bytes (hence the same nonce).
+        assert_eq!(v(&V2.to_ascii_uppercase().replace("V2=", "v2=")), v(V2));
+        // Surrounding whitespace is trimmed, as before.
+        assert_eq!(v(&format!("  {V2} ")), v(V2));
+    }
+
+    #[test]
+    fn malformed_signature_hex_is_refused_precisely() {
+        let req = Signed {
+            method: "POST",
+            path: "/v1/batch",
+            body: BODY,
+            now_s: 1_700_000_000,
+            v1_until_s: i64::MAX,
+        };
+        let v = |sig: &str| verify_signature("s3cret", Some(sig), Some("1700000000"), req);
+        let hex_part = V2.trim_start_matches("v2=");
+        // A pair "0x" re-spelled "+x" (which `u8::from_str_radix` would accept) is not hex.
+        let zero = (0..32)
+            .find(|i| hex_part.as_bytes()[i * 2] == b'0')
+            .unwrap();
+        let mut plus = format!("v2={hex_part}");
+        plus.replace_range(3 + zero * 2..4 + zero * 2, "+");
+        let bad_hex = [
+            format!("v2={}", hex_part.get(..62).unwrap()), // too short
+            format!("v2={hex_part}00"),                    // too long
+            format!("v2={hex_part}0"),                     // odd length
+            format!("v2={}g", hex_part.get(..63).unwrap()), // not hex
+            format!("v2={}", hex_part.replace('a', " ")),  // spaces inside
+            String::from("v2="),                           // empty
+        ];
+        for sig in &bad_hex {
+            assert_eq!(
+                v(sig),
+                Err("X-Signature must carry 64 hex digits".into()),
+                "{sig}"
+            );
+        }
+        assert_eq!(v(&plus), Err("X-Signature must carry 64 hex digits".into()));
+        // Right length, right alphabet, wrong MAC.
+        let mut flipped = hex_part.to_string();
+        flipped.replace_range(..1, if hex_part.starts_with('f') { "e" } else { "f" });
+        assert_eq!(
+            v(&format!("v2={flipped}")),
+            Err("X-Signature does not match the request".into())
+        );
+        // v1 hex under the v2 prefix and vice versa: the MACs differ.
+        assert!(v(&V1.replace("sha256=", "v2=")).is_err());
+        assert!(v(&V2.replace("v2=", "sha256=")).is_err());
+        // Prefixes are case-sensitive.
+        assert!(
+            v(&V2.replace("v2=", "V2="))
+                .unwrap_err()
+                .contains("must be v2=")
+        );
+        assert!(
+            v(&V1.replace("sha256=", "SHA256="))
+                .unwrap_err()
+                .contains("must be v2=")
+        );
+    }
+
     #[test]
     fn bearer_tokens_compare_whole() {
         assert!(bearer_matches("t0k", Some("Bearer t0k")));
