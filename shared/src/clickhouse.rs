@@ -29,17 +29,15 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a query value.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 impl Target {
@@ -155,7 +153,7 @@ pub fn dedup_token<S: AsRef<str>>(stream_ids: &[S]) -> String {
         h.update(b",");
     }
     let digest = h.finalize();
-    crate::auth::hex(digest.get(..16).unwrap_or_default())
+    hex::encode(digest.get(..16).unwrap_or_default())
 }
 
 /// Top-level event fields that have their own column (the rest go to `extra`).
@@ -289,7 +287,42 @@ pub fn row(event_json: &str, write_key_id: &str, stream_id: &str) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::Value;
+
+    /// The hand-written encoder `percent-encoding` replaced: the query strings must stay
+    /// byte for byte the same (upper-case hex, unreserved characters kept).
+    fn encode_by_hand(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(b as char)
+                }
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn query_values_encode_as_before(s in any::<String>()) {
+            prop_assert_eq!(encode_component(&s), encode_by_hand(&s));
+        }
+    }
+
+    #[test]
+    fn query_values_encode_unreserved_only() {
+        assert_eq!(
+            encode_component("INSERT INTO events FORMAT JSONEachRow"),
+            "INSERT%20INTO%20events%20FORMAT%20JSONEachRow"
+        );
+        assert_eq!(
+            encode_component("a-b_c.d~e/f?g&h=i+ü"),
+            "a-b_c.d~e%2Ff%3Fg%26h%3Di%2B%C3%BC"
+        );
+    }
 
     const EV: &str = r#"{"type":"page","messageId":"m1","anonymousId":"a1","name":"Home","properties":{"path":"/"},
         "timestamp":"2026-11-25T10:00:00.123Z","originalTimestamp":"2026-11-25T09:59:59.000Z","receivedAt":"2026-11-25T10:00:01.000Z",

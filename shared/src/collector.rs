@@ -2,7 +2,7 @@
 //! REST call; [`finish`] turns that call's outcome into the reply. Adapters only move
 //! bytes between the platform and these two functions.
 
-use crate::auth::{KeyId, hex, key_from_basic_auth};
+use crate::auth::{KeyId, key_from_basic_auth};
 use crate::config::{Config, LogLevel};
 use crate::enrich::{BatchInfo, Edge, Geo};
 use crate::error::IngestError;
@@ -310,7 +310,7 @@ fn header<'h>(h: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
 pub fn random_hex(rng: &mut impl Random, n: usize) -> String {
     let mut b = vec![0u8; n];
     rng.fill(&mut b);
-    hex(&b)
+    hex::encode(b)
 }
 
 fn respond(err: &IngestError, cfg: &Config, origin: Option<&str>, mut log: LogLine) -> Plan {
@@ -508,7 +508,7 @@ fn build(
         .map_err(IngestError::InvalidSignature)?;
         // The nonce comes from the MAC's bytes, so no re-spelling of the header is new.
         if let crate::auth::SignatureVersion::V2(mac) = version {
-            nonce = Some(crate::auth::hex(
+            nonce = Some(hex::encode(
                 Sha256::digest(mac).get(..16).unwrap_or_default(),
             ));
         }

@@ -8,7 +8,7 @@
 //! limit has spoken, because the rate limit only speaks in Redis.
 
 use super::{Call, Pending, Plan, Random};
-use crate::auth::{KeyId, hex};
+use crate::auth::KeyId;
 use crate::config::{Config, Sink};
 use crate::enrich::{BatchInfo, Edge, enrich, uuid_v4};
 use crate::error::IngestError;
@@ -375,7 +375,7 @@ fn redis(
         w.arg(&n.to_string());
     }
     if let Some(m) = e.marker {
-        w.patch(marker_slot, &hex(&m));
+        w.patch(marker_slot, &hex::encode(m));
         let ttl = b.cfg.dedupe_window_seconds.saturating_mul(1000);
         w.patch(ttl_slot, &format!("{ttl:020}"));
     }
