@@ -6,7 +6,7 @@ use ingest_core::collector::{MAX_BATCH_EVENTS, Route, route, settings_key};
 use ingest_core::config::Config;
 use ingest_protocol::{Message, Scheme, paths};
 
-fn config() -> Config {
+fn config() -> Result<Config, String> {
     let vars = [
         ("ALLOWED_WRITE_KEYS", "wk"),
         ("REDIS_URL", "http://127.0.0.1:1"),
@@ -17,12 +17,11 @@ fn config() -> Config {
             .find(|(n, _)| *n == k)
             .map(|(_, v)| v.to_string())
     })
-    .unwrap()
 }
 
 #[test]
 fn the_collectors_default_caps_are_the_protocols() {
-    let cfg = config();
+    let cfg = config().unwrap();
     assert_eq!(cfg.max_request_bytes, ingest_protocol::MAX_REQUEST_BYTES);
     assert_eq!(cfg.max_event_bytes, ingest_protocol::MAX_EVENT_BYTES);
     assert_eq!(MAX_BATCH_EVENTS, ingest_protocol::MAX_BATCH_EVENTS);
