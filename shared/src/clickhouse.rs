@@ -29,15 +29,20 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
 }
 
-/// Everything but RFC 3986's unreserved characters is percent-encoded in a query value.
-const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
+/// Percent-encode a query value: everything but RFC 3986's unreserved characters, as
+/// upper-case `%XX`. Hand-written on purpose: `percent-encoding` made the Worker 1.2 KB
+/// larger (raw and gzip); a property test holds this to that crate byte for byte.
 fn encode_component(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 impl Target {
@@ -290,25 +295,18 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::Value;
 
-    /// The hand-written encoder `percent-encoding` replaced: the query strings must stay
-    /// byte for byte the same (upper-case hex, unreserved characters kept).
-    fn encode_by_hand(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    out.push(b as char)
-                }
-                _ => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-        out
-    }
+    /// RFC 3986's unreserved characters, the only ones a query value keeps as they are.
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
 
     proptest! {
         #[test]
-        fn query_values_encode_as_before(s in any::<String>()) {
-            prop_assert_eq!(encode_component(&s), encode_by_hand(&s));
+        fn query_values_encode_as_percent_encoding_does(s in any::<String>()) {
+            let by_crate = percent_encoding::utf8_percent_encode(&s, UNRESERVED).to_string();
+            prop_assert_eq!(encode_component(&s), by_crate);
         }
     }
 
