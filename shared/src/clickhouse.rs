@@ -20,6 +20,9 @@ pub struct Target {
 
 pub use crate::io::Request;
 
+/// Percent-encode a query value: everything but RFC 3986's unreserved characters, as
+/// upper-case `%XX`. Hand-written on purpose: `percent-encoding` made the Worker 1.2 KB
+/// larger (raw and gzip); a property test holds this to that crate byte for byte.
 fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -146,7 +149,7 @@ pub fn dedup_token<S: AsRef<str>>(stream_ids: &[S]) -> String {
         h.update(b",");
     }
     let digest = h.finalize();
-    crate::auth::hex(digest.get(..16).unwrap_or_default())
+    hex::encode(digest.get(..16).unwrap_or_default())
 }
 
 /// Top-level event fields that have their own column (the rest go to `extra`).
@@ -310,7 +313,35 @@ struct Row<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::Value;
+
+    /// RFC 3986's unreserved characters, the only ones a query value keeps as they are.
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+
+    proptest! {
+        #[test]
+        fn query_values_encode_as_percent_encoding_does(s in any::<String>()) {
+            let by_crate = percent_encoding::utf8_percent_encode(&s, UNRESERVED).to_string();
+            prop_assert_eq!(encode_component(&s), by_crate);
+        }
+    }
+
+    #[test]
+    fn query_values_encode_unreserved_only() {
+        assert_eq!(
+            encode_component("INSERT INTO events FORMAT JSONEachRow"),
+            "INSERT%20INTO%20events%20FORMAT%20JSONEachRow"
+        );
+        assert_eq!(
+            encode_component("a-b_c.d~e/f?g&h=i+ü"),
+            "a-b_c.d~e%2Ff%3Fg%26h%3Di%2B%C3%BC"
+        );
+    }
 
     const EV: &str = r#"{"type":"page","messageId":"m1","anonymousId":"a1","name":"Home","properties":{"path":"/"},
         "timestamp":"2026-11-25T10:00:00.123Z","originalTimestamp":"2026-11-25T09:59:59.000Z","receivedAt":"2026-11-25T10:00:01.000Z",

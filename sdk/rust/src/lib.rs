@@ -2,8 +2,9 @@
 //!
 //! Events are queued in memory and sent in batches to `POST {endpoint}/v1/batch`: when
 //! `flush_at` events are waiting, every `flush_interval`, on [`Client::flush`] and on
-//! [`Client::close`]. Batches stay under the 500 KB request cap, are gzipped, and are
-//! retried with exponential backoff and jitter on network errors, 5xx and 429 (honouring
+//! [`Client::close`]. Batches stay under the collector's caps ([`MAX_BATCH_BYTES`],
+//! [`MAX_BATCH_EVENTS`], both from [`ingest_protocol`], as the collector's are), are
+//! gzipped, and are retried with exponential backoff and jitter on network errors, 5xx and 429 (honouring
 //! `Retry-After`), never on other 4xx. Every event gets its `messageId` when queued, so a
 //! retried batch is recognised by the collector. The queue is bounded: when full, the
 //! oldest event is dropped and counted ([`Client::dropped`]); queuing never blocks.
@@ -27,17 +28,17 @@ mod rt;
 
 pub use event::Event;
 
-use base64::Engine as _;
+use ingest_protocol::{SIGNATURE_HEADER, TIMESTAMP_HEADER, paths};
 use std::collections::VecDeque;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Largest request the collector accepts (after gzip inflation).
-pub const MAX_BATCH_BYTES: usize = 500_000;
-/// Largest single event.
-pub const MAX_EVENT_BYTES: usize = 32 * 1024;
+/// Largest request the collector accepts by default, in bytes of JSON (after gzip
+/// inflation): [`ingest_protocol::MAX_REQUEST_BYTES`].
+pub const MAX_BATCH_BYTES: usize = ingest_protocol::MAX_REQUEST_BYTES;
+pub use ingest_protocol::{MAX_BATCH_EVENTS, MAX_EVENT_BYTES};
 
 /// Errors of the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +97,7 @@ impl ClientBuilder {
     /// Events per batch (default 100; at most the collector's per-request limit of
     /// 5,000, which it refuses past with 413).
     pub fn flush_at(mut self, n: usize) -> Self {
-        self.s.flush_at = n.clamp(1, ingest_core::collector::MAX_BATCH_EVENTS);
+        self.s.flush_at = n.clamp(1, MAX_BATCH_EVENTS);
         self
     }
     /// Send whatever is queued at least this often (default 10 s).
@@ -138,7 +139,9 @@ impl ClientBuilder {
         if s.write_key.is_empty() {
             return Err(Error::Config("write key is empty".into()));
         }
-        if !(s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://")) {
+        if !(s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://"))
+            || reqwest::Url::parse(&s.endpoint).is_err()
+        {
             return Err(Error::Config(format!(
                 "endpoint must be an http(s) URL, got {:?}",
                 s.endpoint
@@ -191,11 +194,25 @@ fn uuid_v4() -> String {
             *x = t.get(i % 8).copied().unwrap_or(0) ^ (i as u8).wrapping_mul(37);
         }
     }
-    ingest_core::enrich::uuid_v4(b)
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (the epoch if out of range).
+fn format_ms(ms: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|dt| dt.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
 }
 
 fn iso_now() -> String {
-    ingest_core::timestamp::format_ms(rt::now_ms())
+    format_ms(rt::now_ms())
 }
 
 impl Client {
@@ -362,7 +379,8 @@ fn body_of(batch: &[String]) -> String {
     )
 }
 
-/// Delay before retry `attempt` (0-based): full jitter over 100 ms * 2^attempt, at most 10 s.
+/// Delay before retry `attempt` (0-based): equal jitter, half of `min(100 ms * 2^attempt,
+/// 10 s)` plus a random part up to the other half.
 pub fn backoff(attempt: u32, random: u64) -> Duration {
     let cap = 100u64.saturating_mul(1u64 << attempt.min(16)).min(10_000);
     Duration::from_millis(cap / 2 + random % (cap / 2 + 1))
@@ -380,12 +398,9 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
     } else {
         (json.into_bytes(), None)
     };
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:", inner.s.write_key))
-    );
-    let url = format!("{}/v1/batch", inner.s.endpoint);
-    let path = url_path(&url).to_string();
+    let auth = ingest_protocol::basic_authorization(&inner.s.write_key);
+    let url = format!("{}{}", inner.s.endpoint, paths::BATCH);
+    let path = url_path(&url);
     let mut last = String::new();
     for attempt in 0..=inner.s.max_retries {
         let mut req = inner
@@ -400,8 +415,8 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
         if let Some(secret) = &inner.s.signing_secret {
             let ts = rt::now_ms() / 1000;
             req = req
-                .header("x-signature-timestamp", ts.to_string())
-                .header("x-signature", sign_v2(secret, "POST", &path, ts, &bytes));
+                .header(TIMESTAMP_HEADER, ts.to_string())
+                .header(SIGNATURE_HEADER, sign_v2(secret, "POST", &path, ts, &bytes));
         }
         let wait = match req.send().await {
             Ok(resp) => {
@@ -438,15 +453,14 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
     Err(Error::Unavailable(last))
 }
 
-/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`: the collector's own signing
-/// function, so client and server cannot drift apart.
-pub use ingest_core::auth::{sign, sign_v2};
+/// The request signatures (v2, and the deprecated v1) from [`ingest_protocol`], which the
+/// collector verifies with the same code: client and server cannot drift apart.
+pub use ingest_protocol::{sign, sign_v2};
 
-/// The path part of an absolute URL (what the collector sees and a v2 signature covers).
-fn url_path(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let path = rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/");
-    path.split(['?', '#']).next().unwrap_or(path)
+/// The path of an absolute URL as it goes on the wire (what the collector sees and a v2
+/// signature covers): percent-encoded where the URL needs it, without query or fragment.
+fn url_path(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| "/".into(), |u| u.path().to_string())
 }
 
 #[cfg(test)]
@@ -464,7 +478,7 @@ mod tests {
     #[test]
     fn batches_stay_within_the_collectors_event_limit() {
         let b = Client::builder("k", "http://127.0.0.1:9").flush_at(1_000_000);
-        assert_eq!(b.s.flush_at, ingest_core::collector::MAX_BATCH_EVENTS);
+        assert_eq!(b.s.flush_at, MAX_BATCH_EVENTS);
         assert_eq!(
             Client::builder("k", "http://127.0.0.1:9")
                 .flush_at(0)
@@ -532,6 +546,33 @@ mod tests {
     }
 
     #[test]
+    fn caps_are_the_collectors() {
+        assert_eq!(MAX_BATCH_BYTES, 512_000);
+        assert_eq!(MAX_BATCH_EVENTS, 5_000);
+        assert_eq!(MAX_EVENT_BYTES, 32 * 1024);
+    }
+
+    #[test]
+    fn ids_and_timestamps_have_the_collectors_shapes() {
+        let id = uuid_v4();
+        assert_eq!((id.len(), id.as_bytes()[14]), (36, b'4'));
+        assert_ne!(uuid_v4(), id);
+        assert_eq!(format_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(i64::MAX), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        for bad in ["ftp://h", "h.example", "http://", "https://exa mple.com"] {
+            assert!(
+                matches!(Client::builder("k", bad).build(), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn backoff_grows_with_jitter_and_is_capped() {
         assert!(
             backoff(0, 0) >= Duration::from_millis(50)
@@ -543,10 +584,14 @@ mod tests {
 
     #[test]
     fn signature_matches_the_collectors() {
-        assert_eq!(sign("s", 1, b"{}"), sign("s", 1, b"{}"));
+        // The vector ingest-core's auth tests verify (computed independently).
+        let body = br#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
+        assert_eq!(
+            sign_v2("s3cret", "POST", "/v1/batch", 1_700_000_000, body),
+            "v2=f7de2734ce63ed949ba84a0afe416561f7a44518fac5bce85f6298362974bdae"
+        );
         assert_ne!(sign("s", 1, b"{}"), sign("s", 2, b"{}"));
         assert!(sign("s", 1, b"{}").starts_with("sha256="));
-        assert!(sign_v2("s", "POST", "/v1/batch", 1, b"{}").starts_with("v2="));
         assert_eq!(
             url_path("https://h.example:8443/base/v1/batch?x=1"),
             "/base/v1/batch"

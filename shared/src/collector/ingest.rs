@@ -8,7 +8,7 @@
 //! limit has spoken, because the rate limit only speaks in Redis.
 
 use super::{Call, Pending, Plan, Random};
-use crate::auth::{KeyId, hex};
+use crate::auth::KeyId;
 use crate::config::{Config, Sink};
 use crate::enrich::{BatchInfo, Edge, enrich, uuid_v4};
 use crate::error::IngestError;
@@ -372,7 +372,7 @@ fn redis(
         rejects_json: &e.dead,
         metrics: &carried,
     };
-    let marker_hex = e.marker.map(|m| hex(&m));
+    let marker_hex = e.marker.map(hex::encode);
     let marker = marker_hex
         .as_deref()
         .map(|m| (m, b.cfg.dedupe_window_seconds.saturating_mul(1000)));
