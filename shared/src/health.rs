@@ -27,7 +27,8 @@ pub struct Probes {
     /// Redis: the stream statistics script (also proves Redis answers); none with the
     /// direct ClickHouse sink.
     pub redis: Option<RestCall>,
-    /// ClickHouse: `SELECT 1`, when ClickHouse is configured.
+    /// ClickHouse: the disk-use probe ([`Target::probe`], one query on `system.disks`), when
+    /// ClickHouse is configured.
     pub clickhouse: Option<clickhouse::Request>,
     /// Render Prometheus text instead of JSON.
     pub metrics: bool,

@@ -57,7 +57,7 @@ impl Accepted for JsonArray {
         let start = self.json.len();
         self.json.push_str(event);
         self.spans.push((index, start..self.json.len()));
-        // The rows made from it are budgeted on their own (see `direct`).
+        // The rows made from it are budgeted on their own (see `clickhouse_insert`).
         event.len() + 1
     }
     fn count(&self) -> usize {
@@ -259,15 +259,15 @@ pub(super) fn call(
         Sink::ClickHouse(target) => {
             let mut events = JsonArray::default();
             let e = enrich_all(b, rng, &mut events)?;
-            direct(target, e, events, b.key, b.budget, pending)
+            clickhouse_insert(target, e, events, b.key, b.budget, pending)
         }
-        Sink::Redis => redis(b, rng, pending, metrics),
+        Sink::Redis => redis_append(b, rng, pending, metrics),
     }
 }
 
 /// Direct sink: rows for ClickHouse. An event that cannot become a row is rejected on its
 /// own (never the whole request), so one poison event cannot hold back the rest.
-fn direct(
+fn clickhouse_insert(
     target: &crate::clickhouse::Target,
     mut e: Enriched,
     events: JsonArray,
@@ -316,7 +316,7 @@ fn direct(
 /// letters), with the counters of earlier requests riding along. The events are escaped
 /// into the command as they are enriched; the retry marker and its TTL, known only after
 /// the last event, are patched into fixed-width slots.
-fn redis(
+fn redis_append(
     b: &Batch<'_>,
     rng: &mut impl Random,
     mut pending: Pending,
