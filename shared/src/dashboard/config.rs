@@ -26,8 +26,8 @@ pub struct DashboardConfig {
     pub redis_token: String,
     /// `DASHBOARD_KEY_PREFIX` (default `dashboard`): prefix of the Redis keys used here.
     pub key_prefix: String,
-    /// `LOGIN_RATE_LIMIT` (default 10): login attempts per client address, and per user
-    /// name, in one window.
+    /// `LOGIN_RATE_LIMIT` (default 10): login attempts per client address in one window
+    /// (a user name gets ten times that from all addresses together).
     pub login_rate_limit: u32,
     /// `LOGIN_RATE_WINDOW_MS` (default 300000).
     pub login_rate_window_ms: u64,
@@ -38,6 +38,26 @@ pub struct DashboardConfig {
     /// `METRICS_TOKEN`: bearer token of `/health` and `/metrics` (closed without it).
     pub metrics_token: Option<String>,
 }
+
+/// Every variable the dashboard reads (checked against spin.toml and the Terraform module).
+pub const VARIABLES: &[&str] = &[
+    "JWT_SECRET",
+    "SESSION_EXPIRY_HOURS",
+    "DASHBOARD_USERS",
+    "ALLOWED_ORIGINS",
+    "CLICKHOUSE_URL",
+    "CLICKHOUSE_DATABASE",
+    "CLICKHOUSE_USER",
+    "CLICKHOUSE_PASSWORD",
+    "REDIS_URL",
+    "REDIS_TOKEN",
+    "DASHBOARD_KEY_PREFIX",
+    "LOGIN_RATE_LIMIT",
+    "LOGIN_RATE_WINDOW_MS",
+    "MAX_RANGE_DAYS",
+    "CACHE_SECONDS",
+    "METRICS_TOKEN",
+];
 
 fn text(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     get(name)
@@ -124,7 +144,7 @@ impl DashboardConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
 
@@ -138,6 +158,24 @@ mod tests {
     fn from(extra: &[(&str, &str)]) -> Result<DashboardConfig, String> {
         let map: HashMap<&str, &str> = BASE.iter().chain(extra).copied().collect();
         DashboardConfig::from_lookup(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    /// A valid configuration with the defaults, for other modules' tests.
+    pub(crate) fn sample() -> DashboardConfig {
+        from(&[]).unwrap()
+    }
+
+    #[test]
+    fn every_variable_read_is_listed() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let map: HashMap<&str, &str> = BASE.iter().copied().collect();
+        let _ = DashboardConfig::from_lookup(|k| {
+            asked.borrow_mut().push(k.to_string());
+            map.get(k).map(|v| v.to_string())
+        });
+        for name in asked.borrow().iter() {
+            assert!(VARIABLES.contains(&name.as_str()), "{name} is read but not in VARIABLES");
+        }
     }
 
     #[test]

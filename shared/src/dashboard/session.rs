@@ -55,13 +55,18 @@ pub fn revoke_call(cfg: &DashboardConfig, jti: &str, ttl_ms: i64) -> RestCall {
     command(&["SET", &revoked_key(cfg, jti), "1", "PX", &ttl])
 }
 
-/// Counts a login attempt per client address and per user name, in one fixed window; the
-/// reply is the larger count and the window's remaining ms.
+/// Counts a login attempt per client address and per user name, in one fixed window;
+/// the reply is both counts and the window's remaining ms.
 const LOGIN_SCRIPT: &str = "local a = redis.call('INCR', KEYS[1]) \
 if a == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
 local b = redis.call('INCR', KEYS[2]) \
 if b == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end \
-return {math.max(a, b), math.max(redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2]))}";
+return {a, b, math.max(redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2]))}";
+
+/// A user name may be tried this many times the per-address limit in one window, from
+/// all addresses together: it slows guessing spread over many addresses without letting
+/// one client lock a user out.
+pub const PER_USER_FACTOR: u64 = 10;
 
 /// The rate-limit call of one login attempt from `client` for `user`.
 pub fn login_attempt_call(cfg: &DashboardConfig, client: &str, user: &str) -> RestCall {
@@ -95,15 +100,18 @@ pub fn check_login_limit(
     cfg: &DashboardConfig,
     result: &serde_json::Value,
 ) -> Result<(), DashError> {
-    let count = result
-        .get(0)
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(u64::MAX);
+    let n = |i: usize| {
+        result
+            .get(i)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(u64::MAX)
+    };
     let pttl = result
-        .get(1)
+        .get(2)
         .and_then(serde_json::Value::as_i64)
         .unwrap_or(0);
-    if count > u64::from(cfg.login_rate_limit) {
+    let limit = u64::from(cfg.login_rate_limit);
+    if n(0) > limit || n(1) > limit.saturating_mul(PER_USER_FACTOR) {
         let secs = u64::try_from(pttl.max(1000)).unwrap_or(1000).div_ceil(1000);
         return Err(DashError::RateLimited(secs));
     }
@@ -125,6 +133,19 @@ mod tests {
         h.insert("authorization", "Bearer from-header".parse().unwrap());
         assert_eq!(presented_token(&h).as_deref(), Some("from-header"));
         assert_eq!(presented_token(&http::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn logins_are_limited_per_address_and_more_loosely_per_user() {
+        let cfg = crate::dashboard::config::tests::sample();
+        assert!(check_login_limit(&cfg, &serde_json::json!([10, 10, 5000])).is_ok());
+        assert_eq!(
+            check_login_limit(&cfg, &serde_json::json!([11, 11, 4001])),
+            Err(DashError::RateLimited(5))
+        );
+        assert!(check_login_limit(&cfg, &serde_json::json!([1, 100, 1])).is_ok());
+        assert!(check_login_limit(&cfg, &serde_json::json!([1, 101, 1])).is_err());
+        assert!(check_login_limit(&cfg, &serde_json::json!(null)).is_err());
     }
 
     #[test]
