@@ -174,7 +174,10 @@ pub(crate) mod tests {
             map.get(k).map(|v| v.to_string())
         });
         for name in asked.borrow().iter() {
-            assert!(VARIABLES.contains(&name.as_str()), "{name} is read but not in VARIABLES");
+            assert!(
+                VARIABLES.contains(&name.as_str()),
+                "{name} is read but not in VARIABLES"
+            );
         }
     }
 

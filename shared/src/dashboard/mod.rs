@@ -22,6 +22,9 @@ pub mod routes;
 pub mod session;
 pub mod users;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::DashboardConfig;
 pub use page::Assets;
 pub use routes::{Incoming, serve};

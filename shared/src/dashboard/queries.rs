@@ -21,6 +21,17 @@ pub fn sql(endpoint: Endpoint) -> &'static str {
     }
 }
 
+/// The SQL as sent: the file without its leading comment lines (the header documents the
+/// file; ClickHouse needs none of it, and the local stand-in classifies a query by its
+/// first keyword).
+pub fn statement(endpoint: Endpoint) -> &'static str {
+    let mut rest = sql(endpoint);
+    while rest.trim_start().starts_with("--") {
+        rest = rest.trim_start().split_once('\n').map_or("", |(_, r)| r);
+    }
+    rest
+}
+
 /// Settings of every dashboard read: JSONCompact with numbers as numbers, bounded time
 /// and result size.
 const SETTINGS: &[(&str, &str)] = &[
@@ -33,7 +44,7 @@ const SETTINGS: &[(&str, &str)] = &[
 /// The ClickHouse request for a checked query.
 pub fn request(target: &Target, q: &Query) -> Request {
     let params: Vec<(&str, &str)> = q.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    target.select(sql(q.endpoint), &params, SETTINGS)
+    target.select(statement(q.endpoint), &params, SETTINGS)
 }
 
 /// The cache key of a query: the endpoint and its canonical parameters (scope included),
@@ -228,9 +239,9 @@ mod tests {
             };
             let q = query(e, qs);
             let req = request(&target, &q);
-            assert_eq!(
-                req.body,
-                sql(e),
+            assert!(req.body.starts_with("SELECT"), "{}", e.name());
+            assert!(
+                sql(e).ends_with(&req.body),
                 "{}: the body is the committed SQL, unchanged",
                 e.name()
             );
