@@ -11,7 +11,9 @@
 //! (HTML and security headers), [`ops`] (liveness, health, metrics), [`error`].
 
 pub mod config;
+pub mod endpoint;
 pub mod error;
+pub mod filters;
 pub mod jwt;
 pub mod ops;
 pub mod page;
