@@ -94,7 +94,9 @@ def test_dashboard_shows_what_clickhouse_holds_for_analytics_next_and_analytics_
             break
         time.sleep(5)
     assert bad == [], bad
-    assert out["errors"] == [] and out["offsite"] == [], out
+    # The page asks /api/me before login; Chromium logs that 401. Nothing else may fail.
+    errors = [e for e in out["errors"] if "status of 401" not in e]
+    assert errors == [] and out["offsite"] == [], out
     assert out["cookie"] == [{"httpOnly": True, "secure": True, "sameSite": "Strict"}]
     events = {r["event"] for r in shown["top_events"]}
     assert {"Signup Clicked", "Order Completed"} <= events, "analytics-next's and analytics-node's track events"

@@ -19,7 +19,7 @@ pub struct ParamError {
 
 pub(crate) fn bad(field: &str, message: impl Into<String>) -> ParamError {
     ParamError {
-        field: field.chars().take(40).collect(),
+        field: field.chars().take(64).collect(),
         message: message.into(),
     }
 }
