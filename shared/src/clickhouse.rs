@@ -110,6 +110,16 @@ impl Target {
         )
     }
 
+    /// A read: `sql` in the body, typed parameters as `param_<name>` and settings in the
+    /// URL (the dashboard's queries; values never enter the SQL text).
+    pub fn select(&self, sql: &str, params: &[(&str, &str)], settings: &[(&str, &str)]) -> Request {
+        let mut query: Vec<(String, &str)> = vec![("database".into(), self.database.as_str())];
+        query.extend(settings.iter().map(|(k, v)| ((*k).to_string(), *v)));
+        query.extend(params.iter().map(|(k, v)| (format!("param_{k}"), *v)));
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        self.request(&pairs, sql.to_string())
+    }
+
     /// The health probe: the share of disk space used (reading system tables needs no
     /// grant). Answers one number between 0 and 1.
     pub fn probe(&self) -> Request {

@@ -26,6 +26,13 @@ def rust_variables():
     return names
 
 
+def dashboard_variables():
+    """The variables the dashboard component reads (shared/src/dashboard/config.rs)."""
+    text = (ROOT / "shared/src/dashboard/config.rs").read_text()
+    block = re.search(r"pub const VARIABLES: &\[&str\] = &\[(.*?)\];", text, re.S).group(1)
+    return {n.lower() for n in re.findall(r'"([A-Z0-9_]+)"', block)}
+
+
 def test_top_level_keys_and_types():
     assert MANIFEST["spin_manifest_version"] == 2
     app = MANIFEST["application"]
@@ -42,7 +49,8 @@ def test_variables_are_well_formed():
         if "default" in spec:
             assert isinstance(spec["default"], str), name
         assert isinstance(spec.get("secret", False), bool)
-    for secret in ("allowed_write_keys", "redis_token", "clickhouse_password"):
+    for secret in ("allowed_write_keys", "redis_token", "clickhouse_password", "jwt_secret", "dashboard_users",
+                   "dashboard_clickhouse_password"):
         assert MANIFEST["variables"][secret]["secret"] is True
 
 
@@ -50,12 +58,18 @@ def test_every_variable_the_code_reads_is_declared_and_passed_to_each_component(
     declared = set(MANIFEST["variables"])
     needed = {n.lower() for n in rust_variables()} - {"drain_after_ack_ms"}  # forced off on Spin
     assert needed <= declared, needed - declared
+    dashboard = dashboard_variables()
     for cid, comp in MANIFEST["component"].items():
         vars_ = comp.get("variables", {})
         for key, value in vars_.items():
             assert VAR_NAME.match(key)
             for ref in TEMPLATE.findall(value):
                 assert ref in declared, f"{cid}.{key} refers to undeclared {ref}"
+        if cid == "dashboard":  # its own configuration, and nothing of the collector's secrets
+            assert set(vars_) == dashboard, set(vars_) ^ dashboard
+            assert "allowed_write_keys" not in vars_ and vars_["clickhouse_user"] == "{{ dashboard_clickhouse_user }}"
+            continue
+        assert "jwt_secret" not in vars_ and "dashboard_users" not in vars_, f"{cid} must not see the dashboard's secrets"
         common = needed - {"drain_token", "drain_max_passes"}
         assert common <= set(vars_), f"{cid} misses {common - set(vars_)}"
     assert {"drain_token", "drain_max_passes"} <= set(MANIFEST["component"]["processor"]["variables"])
