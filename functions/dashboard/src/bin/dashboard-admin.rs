@@ -40,7 +40,7 @@ mod cli {
     fn key_id(key: &str) -> String {
         use sha2::{Digest, Sha256};
         let d = Sha256::digest(key.as_bytes());
-        ingest_core::auth::hex(d.get(..8).unwrap_or_default())
+        hex::encode(d.get(..8).unwrap_or_default())
     }
 
     fn hash() -> Result<String, String> {

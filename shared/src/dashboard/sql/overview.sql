@@ -24,5 +24,8 @@ SELECT
     ) AS prev_sessions
 FROM analytics.events FINAL
 WHERE write_key_id IN {keys:Array(String)}
+  AND (event_date BETWEEN toDate32({prev_from:DateTime64(3, 'UTC')}) - 1
+                      AND toDate32({to:DateTime64(3, 'UTC')}) + 1
+       OR event_date = toDate32('1970-01-01'))
   AND timestamp >= {prev_from:DateTime64(3, 'UTC')}
   AND timestamp < {to:DateTime64(3, 'UTC')}

@@ -7,6 +7,9 @@ SELECT
     count() AS events
 FROM analytics.events FINAL
 WHERE write_key_id IN {keys:Array(String)}
+  AND (event_date BETWEEN toDate32({from:DateTime64(3, 'UTC')}) - 1
+                      AND toDate32({to:DateTime64(3, 'UTC')}) + 1
+       OR event_date = toDate32('1970-01-01'))
   AND timestamp >= {from:DateTime64(3, 'UTC')}
   AND timestamp < {to:DateTime64(3, 'UTC')}
   AND ({event:String} = '' OR event = {event:String})
@@ -14,6 +17,9 @@ WHERE write_key_id IN {keys:Array(String)}
         SELECT event
         FROM analytics.events FINAL
         WHERE write_key_id IN {keys:Array(String)}
+          AND (event_date BETWEEN toDate32({from:DateTime64(3, 'UTC')}) - 1
+                              AND toDate32({to:DateTime64(3, 'UTC')}) + 1
+               OR event_date = toDate32('1970-01-01'))
           AND timestamp >= {from:DateTime64(3, 'UTC')}
           AND timestamp < {to:DateTime64(3, 'UTC')}
           AND event != ''
