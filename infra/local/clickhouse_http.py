@@ -114,7 +114,12 @@ class Engine:
                     applied.append(k)
                 try:
                     res = self.conn.query(sql, fmt, params=params or None)
-                    return res.bytes(), getattr(res, "rows_read", lambda: 0)(), getattr(res, "rows_written", lambda: 0)()
+                    # chdb's rows_read() counts result rows; storage_rows_read() is what
+                    # ClickHouse's read_rows means: rows read from tables.
+                    return res.bytes(), {
+                        "read_rows": res.storage_rows_read(), "read_bytes": res.storage_bytes_read(),
+                        "written_rows": res.rows_written(), "written_bytes": res.bytes_written(),
+                        "result_rows": res.rows_read()}
                 finally:
                     for k in applied:
                         try:
@@ -217,14 +222,14 @@ class Front:
             fm = FORMAT_CLAUSE.search(sql) if not INSERT.match(sql) else None
             fmt = fm.group(1) if fm else q.get("default_format", "TabSeparated")
             started = time.perf_counter()
-            out, read_rows, written_rows = await asyncio.to_thread(
-                self.engine.run, sql, fmt, params, q.get("database"), settings)
+            out, counts = await asyncio.to_thread(self.engine.run, sql, fmt, params, q.get("database"), settings)
             elapsed = time.perf_counter() - started
         except ClickHouseError as e:
             log.info("failed query: %s", " ".join(sql.split())[:300])
             return self.error(request, e, query_id)
-        summary = {"read_rows": str(read_rows), "read_bytes": "0", "written_rows": str(written_rows),
-                   "written_bytes": "0", "total_rows_to_read": str(read_rows), "result_rows": "0",
+        summary = {"read_rows": str(counts["read_rows"]), "read_bytes": str(counts["read_bytes"]),
+                   "written_rows": str(counts["written_rows"]), "written_bytes": str(counts["written_bytes"]),
+                   "total_rows_to_read": str(counts["read_rows"]), "result_rows": str(counts["result_rows"]),
                    "result_bytes": str(len(out)), "elapsed_ns": str(int(elapsed * 1e9))}
         headers = {"X-ClickHouse-Query-Id": query_id, "X-ClickHouse-Format": fmt,
                    "X-ClickHouse-Summary": json.dumps(summary, separators=(",", ":")),

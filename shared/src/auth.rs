@@ -1,9 +1,15 @@
 //! Write keys: parsing `ALLOWED_WRITE_KEYS` (plaintext or `sha256:<hex>`), extracting
-//! the key a client presents, and checking it in constant time.
+//! the key a client presents, and checking it in constant time; the collector's policy
+//! for request signatures (the signatures themselves are in [`ingest_protocol`]).
 
-use base64::Engine as _;
+use ingest_protocol::{Message, Scheme};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+pub use ingest_protocol::{
+    SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, TIMESTAMP_HEADER, key_from_basic_auth, sign,
+    sign_v2,
+};
 
 /// The set of accepted write keys, held only as SHA-256 digests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,24 +32,10 @@ fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-/// Lower-case hex of `bytes` (ids, digests, signatures).
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
+/// Exactly 64 hex digits, either case.
 fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
+    hex::decode_to_slice(s, &mut out).ok().map(|()| out)
 }
 
 impl WriteKeys {
@@ -56,7 +48,7 @@ impl WriteKeys {
                 continue;
             }
             match entry.strip_prefix("sha256:") {
-                Some(h) => digests.push(parse_hex32(&h.to_ascii_lowercase()).ok_or_else(|| {
+                Some(h) => digests.push(parse_hex32(h).ok_or_else(|| {
                     format!(
                         "entry {} is `sha256:` but not followed by 64 hex digits",
                         i + 1
@@ -78,7 +70,7 @@ impl WriteKeys {
         for known in &self.digests {
             found |= known.ct_eq(&d);
         }
-        bool::from(found).then(|| KeyId(hex(d.get(..8).unwrap_or(&d)), d))
+        bool::from(found).then(|| KeyId(hex::encode(d.get(..8).unwrap_or(&d)), d))
     }
 }
 
@@ -88,14 +80,6 @@ impl WriteKeys {
 pub struct SigningSecrets {
     by_digest: Vec<([u8; 32], secrecy::SecretString)>,
 }
-
-/// Header carrying the signature: `v2=<hex>` (see [`sign_v2`]), or the deprecated
-/// `sha256=<hex>` of [`sign`] (v1: timestamp and body only).
-pub const SIGNATURE_HEADER: &str = "x-signature";
-/// Header carrying the signing time, Unix seconds.
-pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
-/// How far a signature's timestamp may be from the collector's clock.
-pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
 
 impl SigningSecrets {
     /// Parse the list; errors name the entry's position, never its content.
@@ -110,7 +94,7 @@ impl SigningSecrets {
                 .filter(|(k, s)| !k.is_empty() && !s.is_empty())
                 .ok_or_else(|| format!("entry {} must be <write key>=<secret>", i + 1))?;
             let digest = match key.strip_prefix("sha256:") {
-                Some(h) => parse_hex32(&h.to_ascii_lowercase())
+                Some(h) => parse_hex32(h)
                     .ok_or_else(|| format!("entry {}: sha256: needs 64 hex digits", i + 1))?,
                 None => self::digest(key),
             };
@@ -126,49 +110,6 @@ impl SigningSecrets {
             .find(|(d, _)| *d == key.1)
             .map(|(_, s)| s)
     }
-}
-
-fn mac(secret: &str, parts: &[&[u8]]) -> Option<hmac::Hmac<Sha256>> {
-    use hmac::{KeyInit, Mac};
-    // HMAC takes keys of any length, so this never fails.
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).ok()?;
-    for p in parts {
-        mac.update(p);
-    }
-    Some(mac)
-}
-
-/// Signature v1 (deprecated: it covers neither method nor path): `sha256=<hex
-/// HMAC-SHA256(secret, "<timestamp>.<body>")>`.
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    use hmac::Mac;
-    let ts = timestamp.to_string();
-    mac(secret, &[ts.as_bytes(), b".", body]).map_or_else(String::new, |m| {
-        format!("sha256={}", hex(&m.finalize().into_bytes()))
-    })
-}
-
-fn v2_parts<'a>(method: &'a str, path: &'a str, ts: &'a str, body: &'a [u8]) -> [&'a [u8]; 8] {
-    [
-        b"v2\n",
-        method.as_bytes(),
-        b"\n",
-        path.as_bytes(),
-        b"\n",
-        ts.as_bytes(),
-        b"\n",
-        body,
-    ]
-}
-
-/// Signature v2: `v2=<hex HMAC-SHA256(secret, "v2\n<METHOD>\n<path>\n<timestamp>\n<body>")>`.
-/// `path` is the URL path without the query, as the collector receives it.
-pub fn sign_v2(secret: &str, method: &str, path: &str, timestamp: i64, body: &[u8]) -> String {
-    use hmac::Mac;
-    let ts = timestamp.to_string();
-    mac(secret, &v2_parts(method, path, &ts, body)).map_or_else(String::new, |m| {
-        format!("v2={}", hex(&m.finalize().into_bytes()))
-    })
 }
 
 /// What a signature is checked against.
@@ -196,28 +137,6 @@ pub enum SignatureVersion {
     V2([u8; 32]),
 }
 
-/// Exactly 64 hex digits (either case) to 32 bytes; anything else (`+`, spaces, another
-/// length) is refused, so one MAC has exactly one byte value.
-fn decode_mac(s: &str) -> Option<[u8; 32]> {
-    fn nibble(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let bytes = s.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        *slot = (nibble(*pair.first()?)? << 4) | nibble(*pair.get(1)?)?;
-    }
-    Some(out)
-}
-
 /// Check a request's signature headers against `secret` (constant-time MAC comparison,
 /// overflow-safe clock arithmetic). A verified v2 signature must also be used only once:
 /// the caller refuses a repeat inside the window (the ingest script's `SET NX`).
@@ -227,7 +146,6 @@ pub fn verify_signature(
     timestamp: Option<&str>,
     req: Signed<'_>,
 ) -> Result<SignatureVersion, String> {
-    use hmac::Mac;
     let sig = signature
         .ok_or("missing X-Signature header (this write key requires signed requests)")?
         .trim();
@@ -242,27 +160,27 @@ pub fn verify_signature(
             "X-Signature-Timestamp is more than {SIGNATURE_TOLERANCE_SECONDS} s from the collector's clock"
         ));
     }
-    let (version, hex_mac, m) = if let Some(h) = sig.strip_prefix("v2=") {
-        let m = mac(secret, &v2_parts(req.method, req.path, ts_text, req.body));
-        (SignatureVersion::V2([0; 32]), h, m)
-    } else if let Some(h) = sig.strip_prefix("sha256=") {
-        if req.now_s > req.v1_until_s {
-            return Err("X-Signature v1 (sha256=) is no longer accepted: sign with v2 (method, path, timestamp and body)".into());
-        }
-        (
-            SignatureVersion::V1,
-            h,
-            mac(secret, &[ts_text.as_bytes(), b".", req.body]),
-        )
-    } else {
-        return Err("X-Signature must be v2=<hex> (or the deprecated sha256=<hex>)".into());
-    };
-    let given = decode_mac(hex_mac).ok_or("X-Signature must carry 64 hex digits")?;
-    match m.map(|m| m.verify_slice(&given)) {
-        Some(Ok(())) if version == SignatureVersion::V1 => Ok(version),
-        Some(Ok(())) => Ok(SignatureVersion::V2(given)),
-        _ => Err("X-Signature does not match the request".into()),
+    let (scheme, hex_mac) = Scheme::split(sig)
+        .ok_or("X-Signature must be v2=<hex> (or the deprecated sha256=<hex>)")?;
+    if scheme == Scheme::V1 && req.now_s > req.v1_until_s {
+        return Err("X-Signature v1 (sha256=) is no longer accepted: sign with v2 (method, path, timestamp and body)".into());
     }
+    let given =
+        ingest_protocol::decode_mac(hex_mac).ok_or("X-Signature must carry 64 hex digits")?;
+    // The timestamp is signed as sent, not as parsed.
+    let message = Message {
+        method: req.method,
+        path: req.path,
+        timestamp: ts_text,
+        body: req.body,
+    };
+    if !message.verify(scheme, secret, &given) {
+        return Err("X-Signature does not match the request".into());
+    }
+    Ok(match scheme {
+        Scheme::V1 => SignatureVersion::V1,
+        Scheme::V2 => SignatureVersion::V2(given),
+    })
 }
 
 /// Whether an `Authorization` header carries `Bearer <token>`, compared in constant time
@@ -278,182 +196,8 @@ pub fn bearer_matches(token: &str, authorization: Option<&str>) -> bool {
 
 /// The `sha256:<hex>` form of a key, for putting in deployed configuration.
 pub fn hashed_entry(key: &str) -> String {
-    format!("sha256:{}", hex(&digest(key)))
-}
-
-/// The write key from `Authorization: Basic base64(key:)` (password ignored), if any.
-pub fn key_from_basic_auth(header: &str) -> Option<String> {
-    let (scheme, rest) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let user = text.split_once(':').map_or(text.as_str(), |(u, _)| u);
-    (!user.is_empty()).then(|| user.to_string())
+    format!("sha256:{}", hex::encode(digest(key)))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plaintext_and_hashed_entries_both_verify() {
-        let keys = WriteKeys::parse(&format!("alpha, {}", hashed_entry("beta"))).unwrap();
-        assert!(keys.verify("alpha").is_some());
-        assert!(keys.verify("beta").is_some());
-        assert!(keys.verify("gamma").is_none());
-        assert!(keys.verify("").is_none());
-    }
-
-    #[test]
-    fn key_id_is_stable_and_not_the_key() {
-        let keys = WriteKeys::parse("alpha").unwrap();
-        let id = keys.verify("alpha").unwrap();
-        assert_eq!(id.as_str().len(), 16);
-        assert!(!id.as_str().contains("alpha"));
-        assert_eq!(keys.verify("alpha").unwrap(), id);
-    }
-
-    #[test]
-    fn bad_hash_entry_is_reported_by_position() {
-        let err = WriteKeys::parse("ok,sha256:nothex").unwrap_err();
-        assert!(err.contains("entry 2"), "{err}");
-        assert!(!err.contains("nothex"));
-        assert!(WriteKeys::parse(" , ").is_err());
-    }
-
-    #[test]
-    fn signatures_verify_and_reject_tampering_and_replay() {
-        let secrets =
-            SigningSecrets::parse(&format!("k1=s3cret, {}=other", hashed_entry("k2"))).unwrap();
-        let keys = WriteKeys::parse("k1,k2,k3").unwrap();
-        let k1 = keys.verify("k1").unwrap();
-        let secret = |k: &KeyId| {
-            let s = secrets.secret_for(k);
-            s.map(|s| secrecy::ExposeSecret::expose_secret(s).to_string())
-        };
-        assert_eq!(secret(&k1).as_deref(), Some("s3cret"));
-        assert_eq!(
-            secret(&keys.verify("k2").unwrap()).as_deref(),
-            Some("other")
-        );
-        assert_eq!(secret(&keys.verify("k3").unwrap()), None);
-        let at = |body: &'static [u8], now_s: i64| Signed {
-            method: "POST",
-            path: "/v1/batch",
-            body,
-            now_s,
-            v1_until_s: i64::MAX,
-        };
-        let v = |sig: &str, ts: Option<&str>, req: Signed<'_>| {
-            verify_signature("s3cret", Some(sig), ts, req)
-        };
-        let sig = sign("s3cret", 1000, b"{}");
-        assert!(sig.starts_with("sha256=") && sig.len() == 71);
-        assert_eq!(
-            v(&sig, Some("1000"), at(b"{}", 1100)),
-            Ok(SignatureVersion::V1)
-        );
-        assert!(v(&sig, Some("1000"), at(b"{ }", 1100)).is_err());
-        assert!(v(&sig, Some("1000"), at(b"{}", 1400)).is_err());
-        assert!(verify_signature("s3cret", None, Some("1000"), at(b"{}", 1000)).is_err());
-        assert!(v(&sig, None, at(b"{}", 1000)).is_err());
-        assert!(SigningSecrets::parse("nokey").is_err());
-        // v1 is refused after its deprecation date
-        let late = Signed {
-            v1_until_s: 999,
-            ..at(b"{}", 1000)
-        };
-        assert!(v(&sig, Some("1000"), late).unwrap_err().contains("v2"));
-    }
-
-    #[test]
-    fn v2_signatures_cover_method_and_path_and_survive_hostile_clocks() {
-        let sig = sign_v2("k", "POST", "/v1/batch", 1000, b"{}");
-        assert!(sig.starts_with("v2=") && sig.len() == 67);
-        let req = Signed {
-            method: "POST",
-            path: "/v1/batch",
-            body: b"{}",
-            now_s: 1000,
-            v1_until_s: 0,
-        };
-        let v =
-            |sig: &str, ts: &str, req: Signed<'_>| verify_signature("k", Some(sig), Some(ts), req);
-        assert!(matches!(v(&sig, "1000", req), Ok(SignatureVersion::V2(_))));
-        assert!(v(&sig.to_ascii_uppercase().replace("V2=", "v2="), "1000", req).is_ok());
-        assert!(v(&format!("{sig}0"), "1000", req).is_err());
-        assert!(
-            v(
-                &sig,
-                "1000",
-                Signed {
-                    path: "/v1/track",
-                    ..req
-                }
-            )
-            .is_err()
-        );
-        assert!(
-            v(
-                &sig,
-                "1000",
-                Signed {
-                    method: "PUT",
-                    ..req
-                }
-            )
-            .is_err()
-        );
-        assert!(v(&sig, "1001", req).is_err());
-        assert!(v("v2=zz", "1000", req).is_err());
-        assert!(v("v3=00", "1000", req).is_err());
-        // i64 extremes on either side give a precise error, never an overflow
-        for (ts, now) in [
-            (i64::MIN, 1000),
-            (i64::MAX, -1000),
-            (1000, i64::MIN),
-            (0, i64::MAX),
-        ] {
-            let r = v(&sig, &ts.to_string(), Signed { now_s: now, ..req });
-            assert!(r.unwrap_err().contains("from the collector's clock"));
-        }
-    }
-
-    #[test]
-    fn bearer_tokens_compare_whole() {
-        assert!(bearer_matches("t0k", Some("Bearer t0k")));
-        assert!(bearer_matches("t0k", Some(" bearer  t0k ")));
-        for bad in [
-            None,
-            Some("Bearer t0"),
-            Some("Bearer t0kk"),
-            Some("Basic t0k"),
-            Some("t0k"),
-            Some(""),
-        ] {
-            assert!(!bearer_matches("t0k", bad), "{bad:?}");
-        }
-        assert!(!bearer_matches("", Some("Bearer ")));
-    }
-
-    #[test]
-    fn basic_auth_extraction() {
-        // base64("key123:") = a2V5MTIzOg==
-        assert_eq!(
-            key_from_basic_auth("Basic a2V5MTIzOg==").as_deref(),
-            Some("key123")
-        );
-        // base64("key123") without colon
-        assert_eq!(
-            key_from_basic_auth("basic a2V5MTIz").as_deref(),
-            Some("key123")
-        );
-        assert_eq!(key_from_basic_auth("Bearer a2V5MTIzOg=="), None);
-        assert_eq!(key_from_basic_auth("Basic !!!"), None);
-        assert_eq!(key_from_basic_auth("Basic Og=="), None); // ":" only
-    }
-}
+mod tests;

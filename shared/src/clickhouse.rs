@@ -41,6 +41,9 @@ impl Eq for Target {}
 
 pub use crate::io::Request;
 
+/// Percent-encode a query value: everything but RFC 3986's unreserved characters, as
+/// upper-case `%XX`. Hand-written on purpose: `percent-encoding` made the Worker 1.2 KB
+/// larger (raw and gzip); a property test holds this to that crate byte for byte.
 fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -125,6 +128,16 @@ impl Target {
         )
     }
 
+    /// A read: `sql` in the body, typed parameters as `param_<name>` and settings in the
+    /// URL (the dashboard's queries; values never enter the SQL text).
+    pub fn select(&self, sql: &str, params: &[(&str, &str)], settings: &[(&str, &str)]) -> Request {
+        let mut query: Vec<(String, &str)> = vec![("database".into(), self.database.as_str())];
+        query.extend(settings.iter().map(|(k, v)| ((*k).to_string(), *v)));
+        query.extend(params.iter().map(|(k, v)| (format!("param_{k}"), *v)));
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        self.request(&pairs, sql.to_string())
+    }
+
     /// The health probe: the share of disk space used (reading system tables needs no
     /// grant). Answers one number between 0 and 1.
     pub fn probe(&self) -> Request {
@@ -164,7 +177,7 @@ pub fn dedup_token<S: AsRef<str>>(stream_ids: &[S]) -> String {
         h.update(b",");
     }
     let digest = h.finalize();
-    crate::auth::hex(digest.get(..16).unwrap_or_default())
+    hex::encode(digest.get(..16).unwrap_or_default())
 }
 
 /// Top-level event fields that have their own column (the rest go to `extra`).
@@ -326,84 +339,4 @@ struct Row<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::Value;
-
-    const EV: &str = r#"{"type":"page","messageId":"m1","anonymousId":"a1","name":"Home","properties":{"path":"/"},
-        "timestamp":"2026-11-25T10:00:00.123Z","originalTimestamp":"2026-11-25T09:59:59.000Z","receivedAt":"2026-11-25T10:00:01.000Z",
-        "context":{"ip":"203.0.113.7","userAgent":"UA","library":{"name":"analytics.js","version":"1.0"},
-        "page":{"url":"https://x.test/","path":"/","referrer":"","title":"T"},"location":{"country":"NO","city":"Oslo"}},
-        "rudderId":"r-1"}"#;
-
-    #[test]
-    fn event_becomes_a_row_with_typed_columns() {
-        let r: Value = serde_json::from_str(&row(EV, "abcd", "1-0").unwrap()).unwrap();
-        assert_eq!(r["message_id"], "m1");
-        assert_eq!(r["event"], "Home");
-        assert_eq!(r["timestamp"], "2026-11-25 10:00:00.123");
-        assert_eq!(r["original_timestamp"], "2026-11-25 09:59:59.000");
-        assert_eq!(r["sent_at"], Value::Null);
-        assert_eq!(r["ip"], "203.0.113.7");
-        assert_eq!(r["country"], "NO");
-        assert_eq!(r["library_name"], "analytics.js");
-        assert_eq!(r["page_title"], "T");
-        assert_eq!(
-            serde_json::from_str::<Value>(r["properties"].as_str().unwrap()).unwrap()["path"],
-            "/"
-        );
-        assert_eq!(r["traits"], "{}");
-        assert_eq!(
-            serde_json::from_str::<Value>(r["extra"].as_str().unwrap()).unwrap()["rudderId"],
-            "r-1"
-        );
-        assert_eq!(r["write_key_id"], "abcd");
-        assert_eq!(r["stream_id"], "1-0");
-    }
-
-    #[test]
-    fn context_traits_fill_the_traits_column() {
-        let ev = r#"{"type":"identify","messageId":"m","userId":"u","timestamp":"2026-01-01T00:00:00Z","context":{"traits":{"plan":"pro"}}}"#;
-        let r: Value = serde_json::from_str(&row(ev, "k", "1").unwrap()).unwrap();
-        assert_eq!(r["traits"], r#"{"plan":"pro"}"#);
-    }
-
-    #[test]
-    fn events_without_id_or_time_are_refused() {
-        assert!(
-            row(
-                r#"{"type":"track","timestamp":"2026-01-01T00:00:00Z"}"#,
-                "k",
-                "1"
-            )
-            .is_err()
-        );
-        assert!(row(r#"{"type":"track","messageId":"m"}"#, "k", "1").is_err());
-        assert!(row("[1]", "k", "1").is_err());
-    }
-
-    #[test]
-    fn insert_request_pins_settings_and_token() {
-        let t = Target {
-            url: "http://127.0.0.1:8123".into(),
-            database: "analytics".into(),
-            user: "w".into(),
-            password: "p w".into(),
-        };
-        let r = t.insert("{}".into(), "tok");
-        assert!(
-            r.url.starts_with(
-                "http://127.0.0.1:8123/?database=analytics&query=INSERT%20INTO%20events"
-            )
-        );
-        assert!(r.url.contains("async_insert=0"));
-        assert!(r.url.contains("insert_deduplication_token=tok"));
-        assert!(r.headers.contains(&("x-clickhouse-key", "p w".into())));
-        assert_eq!(dedup_token(&["1-0", "2-0"]), dedup_token(&["1-0", "2-0"]));
-        assert_ne!(dedup_token(&["1-0", "2-0"]), dedup_token(&["1-0"]));
-        assert_eq!(classify(400), Failure::Permanent);
-        assert_eq!(classify(0), Failure::Transient);
-        assert_eq!(classify(403), Failure::Transient);
-        assert_eq!(classify(503), Failure::Transient);
-    }
-}
+mod tests;

@@ -2,7 +2,6 @@
 //! REST call; [`finish`] turns that call's outcome into the reply. Adapters only move
 //! bytes between the platform and these two functions.
 
-use crate::auth::hex;
 use crate::config::Config;
 use crate::enrich::Geo;
 use crate::error::IngestError;
@@ -133,7 +132,7 @@ pub(super) fn header<'h>(h: &'h http::HeaderMap, name: &str) -> Option<&'h str> 
 pub fn random_hex(rng: &mut impl Random, n: usize) -> String {
     let mut b = vec![0u8; n];
     rng.fill(&mut b);
-    hex(&b)
+    hex::encode(b)
 }
 
 pub(super) fn respond(

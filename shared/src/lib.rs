@@ -12,6 +12,7 @@ pub mod clickhouse;
 pub mod collector;
 pub mod config;
 pub mod cors;
+pub mod dashboard;
 pub mod drain;
 pub mod enrich;
 pub mod error;

@@ -21,6 +21,15 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// The port over a platform's HTTP client, with this deployment's Upstash endpoint.
+    pub fn backends<H: crate::io::Http>(&self, http: H) -> crate::io::Backends<'_, H> {
+        crate::io::Backends {
+            http,
+            redis_url: &self.config.redis_url,
+            redis_token: &self.config.redis_token,
+        }
+    }
+
     /// Read both from the platform's variables. `after_response` says whether the platform
     /// can run work after a response is sent (Workers' `waitUntil`); without it (Spin) the
     /// drain after ack is off and the processor component drains.
@@ -61,9 +70,10 @@ impl Log {
 }
 
 /// The answer when the configuration cannot be read: 500 naming the variable (never a
-/// secret's value), CORS-decorated for `origin` so a browser shows the message, and the
-/// error log line.
-pub fn config_failure(message: &str, origin: Option<&str>) -> (Reply, Log) {
+/// secret's value), CORS-decorated for the request's `Origin` so a browser shows the
+/// message, and the error log line.
+pub fn config_failure(message: &str, headers: &http::HeaderMap) -> (Reply, Log) {
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok());
     let line = serde_json::json!({ "msg": "configuration error", "error": message });
     (
         config_error_reply(message, origin),

@@ -16,6 +16,13 @@ TEMPLATE = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 HOST = re.compile(r"^(\*|[a-z][a-z0-9+.-]*)://(\*|\{\{[^}]+\}\}|\*\.[a-z0-9.-]+|[a-z0-9.-]+|\[[0-9a-f:]+\])(:(\*|\d+(\.\.\d+)?))?$")
 
 
+def dashboard_variables():
+    """The variables the dashboard component reads (shared/src/dashboard/config.rs)."""
+    text = (ROOT / "shared/src/dashboard/config.rs").read_text()
+    block = re.search(r"pub const VARIABLES: &\[&str\] = &\[(.*?)\];", text, re.S).group(1)
+    return {n.lower() for n in re.findall(r'"([A-Z0-9_]+)"', block)}
+
+
 def test_top_level_keys_and_types():
     assert MANIFEST["spin_manifest_version"] == 2
     app = MANIFEST["application"]
@@ -32,15 +39,26 @@ def test_variables_are_well_formed():
         if "default" in spec:
             assert isinstance(spec["default"], str), name
         assert isinstance(spec.get("secret", False), bool)
+    for secret in ("allowed_write_keys", "redis_token", "clickhouse_password", "jwt_secret", "dashboard_users",
+                   "dashboard_clickhouse_password"):
+        assert MANIFEST["variables"][secret]["secret"] is True
 
 
 def test_component_variables_refer_to_declared_variables():
     declared = set(MANIFEST["variables"])
+    dashboard = dashboard_variables()
     for cid, comp in MANIFEST["component"].items():
         for key, value in comp.get("variables", {}).items():
             assert VAR_NAME.match(key)
             for ref in TEMPLATE.findall(value):
                 assert ref in declared, f"{cid}.{key} refers to undeclared {ref}"
+        if cid == "dashboard":  # its own configuration, and nothing of the collector's secrets
+            vars_ = comp.get("variables", {})
+            assert set(vars_) == dashboard, set(vars_) ^ dashboard
+            assert "allowed_write_keys" not in vars_ and vars_["clickhouse_user"] == "{{ dashboard_clickhouse_user }}"
+            continue
+        vars_ = comp.get("variables", {})
+        assert "jwt_secret" not in vars_ and "dashboard_users" not in vars_, f"{cid} must not see the dashboard's secrets"
 
 
 def test_components_and_sources_match_their_builds():

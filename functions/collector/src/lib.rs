@@ -25,12 +25,7 @@ mod workers {
         let headers = w::headers(&req);
         let dep = match w::deployment(&env) {
             Ok(d) => d,
-            Err(e) => {
-                let origin = headers.get("origin").and_then(|v| v.to_str().ok());
-                let (reply, log) = config_failure(&e, origin);
-                w::log(Some(log));
-                return w::response(reply);
-            }
+            Err(e) => return w::failure(config_failure(&e, &headers)),
         };
         let (method, path) = (req.method(), req.path());
         let body = match body_cap(dep, method.as_ref(), &path, &headers) {
@@ -81,7 +76,7 @@ mod workers {
                 let passes = ingest_core::collector::serve::AFTER_RESPONSE_PASSES;
                 w::log(ingest_core::processor::scheduled(&w::io(dep), dep, passes).await);
             }
-            Err(e) => w::log(Some(config_failure(&e, None).1)),
+            Err(e) => w::log(Some(config_failure(&e, &http::HeaderMap::new()).1)),
         }
     }
 }
@@ -111,12 +106,7 @@ mod spin {
         let method = s::method_name(&method);
         let dep = match s::deployment() {
             Ok(d) => d,
-            Err(e) => {
-                let origin = headers.get("origin").and_then(|v| v.to_str().ok());
-                let (reply, log) = config_failure(&e, origin);
-                s::log(Some(log));
-                return s::response(reply);
-            }
+            Err(e) => return s::failure(config_failure(&e, &headers)),
         };
         // The Spin host sets spin-client-addr to the transport peer.
         let peer = headers

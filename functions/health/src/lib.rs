@@ -20,9 +20,8 @@ mod spin {
         let dep = match s::deployment() {
             Ok(d) => d,
             Err(e) => {
-                let (reply, log) = ingest_core::serve::config_failure(&e, None);
-                s::log(Some(log));
-                return s::response(reply);
+                let none = http::HeaderMap::new();
+                return s::failure(ingest_core::serve::config_failure(&e, &none));
             }
         };
         let auth = req.header("authorization").and_then(|v| v.as_str());

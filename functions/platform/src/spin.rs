@@ -51,11 +51,7 @@ impl Http for Outbound {
 
 /// The port for this deployment.
 pub fn io(dep: &Deployment) -> Backends<'_, Outbound> {
-    Backends {
-        http: Outbound,
-        redis_url: &dep.config.redis_url,
-        redis_token: &dep.config.redis_token,
-    }
+    dep.backends(Outbound)
 }
 
 /// The headers of a streamed request as an `http::HeaderMap`, with `Host` restored from
@@ -104,6 +100,12 @@ pub fn response(reply: Reply) -> Response {
         b.header(*k, v.as_str());
     }
     b.body(reply.body.into_bytes()).build()
+}
+
+/// Log a configuration failure and answer it.
+pub fn failure((reply, line): (Reply, Log)) -> Response {
+    log(Some(line));
+    response(reply)
 }
 
 /// Print a log line (stderr for errors).

@@ -80,11 +80,7 @@ impl Http for Fetcher {
 
 /// The port for this deployment.
 pub fn io(dep: &Deployment) -> Backends<'_, Fetcher> {
-    Backends {
-        http: Fetcher,
-        redis_url: &dep.config.redis_url,
-        redis_token: &dep.config.redis_token,
-    }
+    dep.backends(Fetcher)
 }
 
 /// The request headers as an `http::HeaderMap`.
@@ -130,6 +126,12 @@ pub fn response(reply: Reply) -> worker::Result<Response> {
         Response::ok(reply.body)?
     };
     Ok(resp.with_status(reply.status).with_headers(headers))
+}
+
+/// Log a configuration failure and answer it.
+pub fn failure((reply, line): (Reply, Log)) -> worker::Result<Response> {
+    log(Some(line));
+    response(reply)
 }
 
 /// Print a log line at its console level.

@@ -2,6 +2,8 @@
 -- minutes without events. Gap-based sessions need the visitor's whole ordered history, which
 -- an insert-triggered view never sees, so this is a refreshable materialized view: every
 -- minute it recomputes the sessions table from deduplicated events (FINAL) and swaps it in.
+-- cluster: local (each replica's view recomputes its own copy from its full replica of events;
+-- a refresh replaces the target table, which a Replicated* target would not survive)
 CREATE TABLE IF NOT EXISTS analytics.sessions
 (
     write_key_id  LowCardinality(String),

@@ -49,3 +49,33 @@ module "worker" {
     METRICS_TOKEN       = var.metrics_token
   }
 }
+
+# The dashboard: a Worker script of its own on its own hostname, reading as the
+# SELECT-only analytics_reader. Its secrets (JWT_SECRET, DASHBOARD_USERS, the reader's
+# password) are bound to this script only, never to the collector.
+module "dashboard" {
+  source = "../../modules/cloudflare-worker"
+
+  account_id     = var.cloudflare_account_id
+  zone_id        = var.cloudflare_zone_id
+  name           = "edge-ingest-dashboard"
+  build_dir      = var.dashboard_build_dir
+  routes         = ["${var.dashboard_hostname}/*"]
+  cron_schedules = []
+
+  vars = {
+    CLICKHOUSE_URL       = module.clickhouse.url
+    CLICKHOUSE_USER      = module.clickhouse.reader_user
+    CLICKHOUSE_DATABASE  = "analytics"
+    REDIS_URL            = module.redis.rest_url
+    SESSION_EXPIRY_HOURS = tostring(var.session_expiry_hours)
+    ALLOWED_ORIGINS      = join(",", var.dashboard_allowed_origins)
+  }
+  secrets = {
+    JWT_SECRET          = var.jwt_secret
+    DASHBOARD_USERS     = var.dashboard_users
+    CLICKHOUSE_PASSWORD = var.clickhouse_reader_password
+    REDIS_TOKEN         = module.redis.rest_token
+    METRICS_TOKEN       = var.metrics_token
+  }
+}

@@ -17,3 +17,8 @@ output "worker_version_id" {
   description = "Deployed Worker version."
   value       = module.worker.version_id
 }
+
+output "dashboard_url" {
+  description = "The dashboard: open it and log in as a DASHBOARD_USERS user."
+  value       = "https://${var.dashboard_hostname}"
+}

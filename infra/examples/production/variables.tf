@@ -130,3 +130,48 @@ variable "build_dir" {
   type        = string
   default     = "../../../functions/collector/build"
 }
+
+variable "dashboard_hostname" {
+  description = "Hostname of the dashboard (its page and API), e.g. dashboard.example.com."
+  type        = string
+}
+
+variable "dashboard_build_dir" {
+  description = "worker-build output of the dashboard (functions/dashboard/build)."
+  type        = string
+  default     = "../../../functions/dashboard/build"
+}
+
+variable "jwt_secret" {
+  description = "HS256 key of the dashboard's session tokens (JWT_SECRET)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.jwt_secret) >= 32
+    error_message = "Use at least 32 random bytes, e.g. `openssl rand -hex 32`."
+  }
+}
+
+variable "dashboard_users" {
+  description = "DASHBOARD_USERS: <name>:<pbkdf2 hash>:<write-key id>|..., comma separated (`dashboard-admin user` prints an entry)."
+  type        = string
+  sensitive   = true
+}
+
+variable "session_expiry_hours" {
+  description = "Lifetime of a dashboard login, hours (SESSION_EXPIRY_HOURS)."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.session_expiry_hours >= 1 && var.session_expiry_hours <= 720
+    error_message = "session_expiry_hours must be 1..720."
+  }
+}
+
+variable "dashboard_allowed_origins" {
+  description = "Other origins whose scripts may call the Dashboard API with a bearer token (the dashboard's own origin needs no entry)."
+  type        = list(string)
+  default     = []
+}

@@ -59,6 +59,8 @@ resource "cloudflare_workers_route" "this" {
 }
 
 resource "cloudflare_workers_cron_trigger" "this" {
+  count = length(var.cron_schedules) > 0 ? 1 : 0
+
   account_id  = var.account_id
   script_name = cloudflare_workers_deployment.this.script_name
   schedules   = [for c in var.cron_schedules : { cron = c }]

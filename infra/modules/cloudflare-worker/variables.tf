@@ -47,7 +47,7 @@ variable "routes" {
 }
 
 variable "cron_schedules" {
-  description = "Cron Triggers: the drain safety net. Keep equal to wrangler.toml [triggers]."
+  description = "Cron Triggers: the drain safety net. Keep equal to wrangler.toml [triggers]; [] for a Worker without one (the dashboard)."
   type        = list(string)
   default     = ["* * * * *"]
 }

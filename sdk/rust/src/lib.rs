@@ -2,8 +2,9 @@
 //!
 //! Events are queued in memory and sent in batches to `POST {endpoint}/v1/batch`: when
 //! `flush_at` events are waiting, every `flush_interval`, on [`Client::flush`] and on
-//! [`Client::close`]. Batches stay under the 500 KB request cap, are gzipped, and are
-//! retried with exponential backoff and jitter on network errors, 5xx and 429 (honouring
+//! [`Client::close`]. Batches stay under the collector's caps ([`MAX_BATCH_BYTES`],
+//! [`MAX_BATCH_EVENTS`], both from [`ingest_protocol`], as the collector's are), are
+//! gzipped, and are retried with exponential backoff and jitter on network errors, 5xx and 429 (honouring
 //! `Retry-After`), never on other 4xx. Every event gets its `messageId` when queued, so a
 //! retried batch is recognised by the collector. The queue is bounded: when full, the
 //! oldest event is dropped and counted ([`Client::dropped`]); queuing never blocks.
@@ -22,150 +23,36 @@
 
 #[cfg(all(target_arch = "wasm32", feature = "browser"))]
 mod browser;
+mod builder;
+mod error;
 mod event;
 mod rt;
 
+pub use builder::ClientBuilder;
+use builder::Settings;
+pub use error::Error;
 pub use event::Event;
 
-use base64::Engine as _;
+use ingest_protocol::{SIGNATURE_HEADER, TIMESTAMP_HEADER, paths};
 use std::collections::VecDeque;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Largest request the collector accepts (after gzip inflation).
-pub const MAX_BATCH_BYTES: usize = 500_000;
-/// Largest single event.
-pub const MAX_EVENT_BYTES: usize = 32 * 1024;
-
-/// Errors of the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    /// The event cannot be sent as built (names the field).
-    Invalid(String),
-    /// Bad configuration.
-    Config(String),
-    /// The collector refused a batch (4xx other than 429): it was dropped.
-    Rejected {
-        /// HTTP status.
-        status: u16,
-        /// Response body.
-        body: String,
-    },
-    /// Retries were exhausted; the batch went back to the queue.
-    Unavailable(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Invalid(m) => write!(f, "invalid event: {m}"),
-            Self::Config(m) => write!(f, "configuration: {m}"),
-            Self::Rejected { status, body } => {
-                write!(f, "collector refused the batch ({status}): {body}")
-            }
-            Self::Unavailable(m) => write!(f, "collector unavailable after retries: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// Client settings; see [`ClientBuilder`] for the defaults.
-#[derive(Debug, Clone)]
-struct Settings {
-    write_key: String,
-    endpoint: String,
-    flush_at: usize,
-    flush_interval: Duration,
-    max_queue: usize,
-    max_retries: u32,
-    gzip: bool,
-    signing_secret: Option<String>,
-    timeout: Duration,
-}
-
-/// Builds a [`Client`].
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    s: Settings,
-}
-
-impl ClientBuilder {
-    /// Events per batch (default 100; at most the collector's per-request limit of
-    /// 5,000, which it refuses past with 413).
-    pub fn flush_at(mut self, n: usize) -> Self {
-        self.s.flush_at = n.clamp(1, ingest_core::collector::MAX_BATCH_EVENTS);
-        self
-    }
-    /// Send whatever is queued at least this often (default 10 s).
-    pub fn flush_interval(mut self, d: Duration) -> Self {
-        self.s.flush_interval = d;
-        self
-    }
-    /// Most events kept in memory; the oldest are dropped beyond it (default 10,000).
-    pub fn max_queue(mut self, n: usize) -> Self {
-        self.s.max_queue = n.max(1);
-        self
-    }
-    /// Attempts after the first for one batch (default 5).
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.s.max_retries = n;
-        self
-    }
-    /// Gzip request bodies (default on).
-    pub fn gzip(mut self, on: bool) -> Self {
-        self.s.gzip = on;
-        self
-    }
-    /// Sign every request with this secret (`X-Signature`), for write keys the collector
-    /// has in `SIGNING_SECRETS`. Server-side senders only: never ship a secret to browsers.
-    pub fn signing_secret(mut self, secret: &str) -> Self {
-        self.s.signing_secret = Some(secret.to_string());
-        self
-    }
-    /// Per-request timeout (default 15 s; native only, browsers apply their own).
-    pub fn timeout(mut self, d: Duration) -> Self {
-        self.s.timeout = d;
-        self
-    }
-
-    /// Build the client. Natively, inside a tokio runtime, this also starts the interval
-    /// flusher; in the browser it starts on the page's event loop.
-    pub fn build(self) -> Result<Client, Error> {
-        let s = self.s;
-        if s.write_key.is_empty() {
-            return Err(Error::Config("write key is empty".into()));
-        }
-        if !(s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://")) {
-            return Err(Error::Config(format!(
-                "endpoint must be an http(s) URL, got {:?}",
-                s.endpoint
-            )));
-        }
-        let http = rt::http_client(s.timeout).map_err(Error::Config)?;
-        let inner = Arc::new(Inner {
-            s,
-            http,
-            queue: Mutex::new(VecDeque::new()),
-            dropped: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
-            sending: futures_util::lock::Mutex::new(()),
-        });
-        rt::start_interval(Arc::downgrade(&inner));
-        Ok(Client { inner })
-    }
-}
+/// Largest request the collector accepts by default, in bytes of JSON (after gzip
+/// inflation): [`ingest_protocol::MAX_REQUEST_BYTES`].
+pub const MAX_BATCH_BYTES: usize = ingest_protocol::MAX_REQUEST_BYTES;
+pub use ingest_protocol::{MAX_BATCH_EVENTS, MAX_EVENT_BYTES};
 
 pub(crate) struct Inner {
-    s: Settings,
-    http: reqwest::Client,
-    queue: Mutex<VecDeque<String>>,
-    dropped: AtomicU64,
-    sent: AtomicU64,
+    pub(crate) s: Settings,
+    pub(crate) http: reqwest::Client,
+    pub(crate) queue: Mutex<VecDeque<String>>,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) sent: AtomicU64,
     /// One batch in flight at a time keeps order and bounds memory.
-    sending: futures_util::lock::Mutex<()>,
+    pub(crate) sending: futures_util::lock::Mutex<()>,
 }
 
 /// A handle to the queue; cheap to clone and share.
@@ -191,11 +78,25 @@ fn uuid_v4() -> String {
             *x = t.get(i % 8).copied().unwrap_or(0) ^ (i as u8).wrapping_mul(37);
         }
     }
-    ingest_core::enrich::uuid_v4(b)
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (the epoch if out of range).
+fn format_ms(ms: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|dt| dt.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
 }
 
 fn iso_now() -> String {
-    ingest_core::timestamp::format_ms(rt::now_ms())
+    format_ms(rt::now_ms())
 }
 
 impl Client {
@@ -362,7 +263,8 @@ fn body_of(batch: &[String]) -> String {
     )
 }
 
-/// Delay before retry `attempt` (0-based): full jitter over 100 ms * 2^attempt, at most 10 s.
+/// Delay before retry `attempt` (0-based): equal jitter, half of `min(100 ms * 2^attempt,
+/// 10 s)` plus a random part up to the other half.
 pub fn backoff(attempt: u32, random: u64) -> Duration {
     let cap = 100u64.saturating_mul(1u64 << attempt.min(16)).min(10_000);
     Duration::from_millis(cap / 2 + random % (cap / 2 + 1))
@@ -380,12 +282,9 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
     } else {
         (json.into_bytes(), None)
     };
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:", inner.s.write_key))
-    );
-    let url = format!("{}/v1/batch", inner.s.endpoint);
-    let path = url_path(&url).to_string();
+    let auth = ingest_protocol::basic_authorization(&inner.s.write_key);
+    let url = format!("{}{}", inner.s.endpoint, paths::BATCH);
+    let path = url_path(&url);
     let mut last = String::new();
     for attempt in 0..=inner.s.max_retries {
         let mut req = inner
@@ -400,8 +299,8 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
         if let Some(secret) = &inner.s.signing_secret {
             let ts = rt::now_ms() / 1000;
             req = req
-                .header("x-signature-timestamp", ts.to_string())
-                .header("x-signature", sign_v2(secret, "POST", &path, ts, &bytes));
+                .header(TIMESTAMP_HEADER, ts.to_string())
+                .header(SIGNATURE_HEADER, sign_v2(secret, "POST", &path, ts, &bytes));
         }
         let wait = match req.send().await {
             Ok(resp) => {
@@ -438,131 +337,15 @@ async fn send(inner: &Inner, batch: &[String]) -> Result<(), Error> {
     Err(Error::Unavailable(last))
 }
 
-/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`: the collector's own signing
-/// function, so client and server cannot drift apart.
-pub use ingest_core::auth::{sign, sign_v2};
+/// The request signatures (v2, and the deprecated v1) from [`ingest_protocol`], which the
+/// collector verifies with the same code: client and server cannot drift apart.
+pub use ingest_protocol::{sign, sign_v2};
 
-/// The path part of an absolute URL (what the collector sees and a v2 signature covers).
-fn url_path(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let path = rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/");
-    path.split(['?', '#']).next().unwrap_or(path)
+/// The path of an absolute URL as it goes on the wire (what the collector sees and a v2
+/// signature covers): percent-encoded where the URL needs it, without query or fragment.
+fn url_path(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| "/".into(), |u| u.path().to_string())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn client(max_queue: usize) -> Client {
-        Client::builder("k", "http://127.0.0.1:9")
-            .flush_at(1000)
-            .max_queue(max_queue)
-            .build()
-            .unwrap()
-    }
-
-    #[test]
-    fn batches_stay_within_the_collectors_event_limit() {
-        let b = Client::builder("k", "http://127.0.0.1:9").flush_at(1_000_000);
-        assert_eq!(b.s.flush_at, ingest_core::collector::MAX_BATCH_EVENTS);
-        assert_eq!(
-            Client::builder("k", "http://127.0.0.1:9")
-                .flush_at(0)
-                .s
-                .flush_at,
-            1
-        );
-    }
-
-    #[tokio::test]
-    async fn enqueue_fills_ids_and_context_and_checks_identity() {
-        let c = client(10);
-        assert!(matches!(
-            c.enqueue(Event::track("A")),
-            Err(Error::Invalid(_))
-        ));
-        assert!(matches!(
-            c.enqueue(Event::alias("old").anonymous_id("a")),
-            Err(Error::Invalid(_))
-        ));
-        c.enqueue(Event::track("A").user_id("u").property("n", 1))
-            .unwrap();
-        let q = c.inner.queue.lock().unwrap();
-        let v: serde_json::Value = serde_json::from_str(&q[0]).unwrap();
-        assert_eq!(v["messageId"].as_str().unwrap().len(), 36);
-        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(v["context"]["library"]["name"], "ingest-sdk-rust");
-        assert_eq!(v["properties"]["n"], 1);
-    }
-
-    #[tokio::test]
-    async fn full_queue_drops_oldest_and_counts() {
-        let c = client(3);
-        for i in 0..5 {
-            c.enqueue(Event::track(&format!("e{i}")).user_id("u"))
-                .unwrap();
-        }
-        assert_eq!((c.queued(), c.dropped()), (3, 2));
-        let first: serde_json::Value =
-            serde_json::from_str(&c.inner.queue.lock().unwrap()[0]).unwrap();
-        assert_eq!(first["event"], "e2");
-    }
-
-    #[tokio::test]
-    async fn batches_respect_count_and_size_caps() {
-        let c = Client::builder("k", "http://127.0.0.1:9")
-            .flush_at(50)
-            .build()
-            .unwrap();
-        let pad = "x".repeat(30_000);
-        for _ in 0..40 {
-            c.enqueue(
-                Event::track("big")
-                    .user_id("u")
-                    .property("pad", pad.as_str()),
-            )
-            .unwrap();
-        }
-        let b = next_batch(&c.inner);
-        assert!(
-            b.len() < 40 && body_of(&b).len() <= MAX_BATCH_BYTES,
-            "{}",
-            b.len()
-        );
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        assert!(
-            backoff(0, 0) >= Duration::from_millis(50)
-                && backoff(0, u64::MAX) <= Duration::from_millis(100)
-        );
-        assert!(backoff(3, 7) >= Duration::from_millis(400));
-        assert!(backoff(30, u64::MAX) <= Duration::from_secs(10));
-    }
-
-    #[test]
-    fn signature_matches_the_collectors() {
-        assert_eq!(sign("s", 1, b"{}"), sign("s", 1, b"{}"));
-        assert_ne!(sign("s", 1, b"{}"), sign("s", 2, b"{}"));
-        assert!(sign("s", 1, b"{}").starts_with("sha256="));
-        assert!(sign_v2("s", "POST", "/v1/batch", 1, b"{}").starts_with("v2="));
-        assert_eq!(
-            url_path("https://h.example:8443/base/v1/batch?x=1"),
-            "/base/v1/batch"
-        );
-        assert_eq!(url_path("http://127.0.0.1:8787/v1/batch"), "/v1/batch");
-        assert_eq!(url_path("http://h"), "/");
-    }
-
-    #[tokio::test]
-    async fn unreachable_collector_keeps_events_queued() {
-        let c = Client::builder("k", "http://127.0.0.1:9")
-            .max_retries(1)
-            .build()
-            .unwrap();
-        c.track("u", "A").unwrap();
-        assert!(matches!(c.flush().await, Err(Error::Unavailable(_))));
-        assert_eq!(c.queued(), 1);
-    }
-}
+mod tests;

@@ -10,8 +10,8 @@ use std::fmt;
 
 /// Most events one request may carry. Keeps the per-request list of events (16 bytes
 /// each) small whatever the body holds: 5,000 events is 10x what the SDKs send in one
-/// batch (analytics-node 15, analytics-python and RudderStack 100, our SDK 500 KB).
-pub const MAX_BATCH_EVENTS: usize = 5_000;
+/// batch (analytics-node 15, analytics-python and RudderStack 100, our SDK 100 by default).
+pub use ingest_protocol::MAX_BATCH_EVENTS;
 
 /// The members of a body the collector reads; `null` reads as absent.
 #[derive(Debug, Deserialize)]

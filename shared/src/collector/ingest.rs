@@ -8,7 +8,7 @@
 //! limit has spoken, because the rate limit only speaks in Redis.
 
 use super::{Call, Pending, Plan, Random};
-use crate::auth::{KeyId, hex};
+use crate::auth::KeyId;
 use crate::config::{Config, Sink};
 use crate::enrich::{BatchInfo, Edge, enrich, uuid_v4};
 use crate::error::IngestError;
@@ -57,7 +57,7 @@ impl Accepted for JsonArray {
         let start = self.json.len();
         self.json.push_str(event);
         self.spans.push((index, start..self.json.len()));
-        // The rows made from it are budgeted on their own (see `direct`).
+        // The rows made from it are budgeted on their own (see `clickhouse_insert`).
         event.len() + 1
     }
     fn count(&self) -> usize {
@@ -259,15 +259,15 @@ pub(super) fn call(
         Sink::ClickHouse(target) => {
             let mut events = JsonArray::default();
             let e = enrich_all(b, rng, &mut events)?;
-            direct(target, e, events, b.key, b.budget, pending)
+            clickhouse_insert(target, e, events, b.key, b.budget, pending)
         }
-        Sink::Redis => redis(b, rng, pending, metrics),
+        Sink::Redis => redis_append(b, rng, pending, metrics),
     }
 }
 
 /// Direct sink: rows for ClickHouse. An event that cannot become a row is rejected on its
 /// own (never the whole request), so one poison event cannot hold back the rest.
-fn direct(
+fn clickhouse_insert(
     target: &crate::clickhouse::Target,
     mut e: Enriched,
     events: JsonArray,
@@ -316,7 +316,7 @@ fn direct(
 /// letters), with the counters of earlier requests riding along. The events are escaped
 /// into the command as they are enriched; the retry marker and its TTL, known only after
 /// the last event, are patched into fixed-width slots.
-fn redis(
+fn redis_append(
     b: &Batch<'_>,
     rng: &mut impl Random,
     mut pending: Pending,
@@ -372,7 +372,7 @@ fn redis(
         rejects_json: &e.dead,
         metrics: &carried,
     };
-    let marker_hex = e.marker.map(|m| hex(&m));
+    let marker_hex = e.marker.map(hex::encode);
     let marker = marker_hex
         .as_deref()
         .map(|m| (m, b.cfg.dedupe_window_seconds.saturating_mul(1000)));

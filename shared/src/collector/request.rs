@@ -187,7 +187,7 @@ fn signature_nonce(
     )
     .map_err(IngestError::InvalidSignature)?;
     Ok(match version {
-        crate::auth::SignatureVersion::V2(mac) => Some(crate::auth::hex(
+        crate::auth::SignatureVersion::V2(mac) => Some(hex::encode(
             Sha256::digest(mac).get(..16).unwrap_or_default(),
         )),
         crate::auth::SignatureVersion::V1 => None,
