@@ -23,7 +23,7 @@ pub struct DashboardConfig {
     /// `REDIS_URL` (required): Upstash REST URL, for the login rate limit and logouts.
     pub redis_url: String,
     /// `REDIS_TOKEN` (required).
-    pub redis_token: String,
+    pub redis_token: secrecy::SecretString,
     /// `DASHBOARD_KEY_PREFIX` (default `dashboard`): prefix of the Redis keys used here.
     pub key_prefix: String,
     /// `LOGIN_RATE_LIMIT` (default 10): login attempts per client address in one window
@@ -122,7 +122,7 @@ impl DashboardConfig {
             origins,
             clickhouse,
             redis_url,
-            redis_token: required(&get, "REDIS_TOKEN")?,
+            redis_token: required(&get, "REDIS_TOKEN")?.into(),
             key_prefix: text(&get, "DASHBOARD_KEY_PREFIX").unwrap_or_else(|| "dashboard".into()),
             login_rate_limit: small(bounded(&get, "LOGIN_RATE_LIMIT", 10, 1..=10_000)?),
             login_rate_window_ms: bounded(
