@@ -38,6 +38,8 @@ NOT_BILLED = {"client|setinfo", "client|setname", "hello", "select", "auth"}
 SHAPES = {
     "single": {"events": 1, "connections": 16, "label": "1-event requests, 16 connections"},
     "batch": {"events": 100, "connections": 4, "label": "100-event batches, 4 connections"},
+    # Issue 12's group-commit target (<= 0.5 billed commands per event on Workers); not a default shape.
+    "single32": {"events": 1, "connections": 32, "label": "1-event requests, 32 connections"},
 }
 RUNTIME_LABEL = {"workers": "Workers (wrangler dev)", "spin": "Spin (wasmtime serve)"}
 
@@ -233,7 +235,7 @@ def fmt(x, digits=2):
 
 def breakdown_text(b, digits=2):
     items = sorted(b.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{k.upper()} {fmt(v, digits)}" for k, v in items if abs(v) >= 0.005) or "none"
+    return ", ".join(f"{k.upper().replace('|', ' ')} {fmt(v, digits)}" for k, v in items if abs(v) >= 0.5 * 10 ** -digits) or "none"
 
 
 def count(x):
@@ -247,9 +249,13 @@ def millions(x):
 def render_markdown(s):
     out = []
     meta = s["meta"]
-    out.append(f"Measured {meta.get('date', '?')} on commit {meta.get('commit', '?')} with `scripts/cost` "
+    code = meta.get("code_commit")
+    code = f" (collector code as of {code}{', with uncommitted changes' if meta.get('dirty') else ''})" if code else ""
+    out.append(f"Measured {meta.get('date', '?')} on commit {meta.get('commit', '?')}{code} with `scripts/cost` "
                f"(prices checked {s['prices_checked']}, bench/prices.json). Rate limit on (never reached), "
-               f"fresh messageIds, processor stopped during the load.")
+               f"fresh messageIds, processor stopped during the load."
+               + (f" Load average {' '.join(meta['loadavg'])} at the start (2 cores, shared: rates move with it; "
+                  f"command counts do not)." if meta.get("loadavg") else ""))
     out.append("")
     out.append("| traffic | runtime | drain after ack | requests/s | billed Redis commands per request | per event "
                "| Workers requests / M events | Workers CPU-ms / M events (est.) | $ / M events (Redis + Workers) |")
@@ -278,7 +284,7 @@ def render_markdown(s):
         out.append("|---|---|---|---|---|")
         for d in s["drains"]:
             out.append(f"| {SHAPES[d['shape']]['label'].split(',')[0]} (from {RUNTIME_LABEL[d['runtime']]}) | {d['entries']:,} "
-                       f"| {fmt(d['commands_per_entry'])} ({breakdown_text(per(d['breakdown'], d['entries']))}) "
+                       f"| {fmt(d['commands_per_entry'], 3)} ({breakdown_text(per(d['breakdown'], d['entries']), 3)}) "
                        f"| {fmt(d['commands_per_event'], 4)} | {fmt(d['redis_usd_per_m_events'], 3)} |")
     if s.get("processor_idle"):
         i = s["processor_idle"]
@@ -589,15 +595,19 @@ def file_sizes(paths):
 def measure(args):
     r = Redis(int(os.environ["REDIS_PORT"]))
     ports = {"workers": int(os.environ["WORKER_PORT"]), "spin": int(os.environ["SPIN_PORT"])}
-    counts = {"single": args.single_requests, "batch": args.batch_requests}
+    counts = {"single": args.single_requests, "single32": args.single_requests, "batch": args.batch_requests}
     stream, group = "analytics_events", "processors"
     results = {"meta": {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "commit": subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h"], text=True,
                                  capture_output=True).stdout.strip(),
+        "code_commit": subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "shared", "functions",
+                                       "Cargo.toml", "Cargo.lock", "wrangler.toml"], text=True,
+                                      capture_output=True).stdout.strip(),
         "dirty": bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "shared", "functions"],
                                      text=True, capture_output=True).stdout.strip()),
         "requests": counts, "cap_seconds": args.cap_seconds,
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }, "runs": [], "drains": []}
     idle_done = False
     for runtime in args.runtimes:

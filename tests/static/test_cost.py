@@ -123,3 +123,31 @@ def test_price_table_is_dated_and_sourced():
     assert p["upstash"]["per_100k_commands"] == 0.20
     assert p["workers"]["per_million_requests"] == 0.30 and p["workers"]["per_million_cpu_ms"] == 0.02
     assert all(plan["per_month"] > 0 for plan in p["upstash"]["fixed_plans"])
+
+
+spec_r = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+report = importlib.util.module_from_spec(spec_r)
+spec_r.loader.exec_module(report)
+
+WRK = """Running 15s test @ http://127.0.0.1:28787
+  2 threads and 4 connections
+  1290 requests in 15.02s, 311.45KB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+Requests/sec:     85.88
+Transfer/sec:     20.74KB
+requests 1290, events 129000, non-2xx 3, p50 46.0 ms, p95 70.2 ms, p99 90.1 ms
+"""
+
+
+def test_bench_report_renders_one_run():
+    w = report.parse_wrk(WRK, "wrk-workers.txt")
+    assert w["rps"] == 85.88 and w["non2xx"] == 3 and w["socket_errors"] == 3 and w["p99"] == 90.1
+    sdk = report.parse_sdk("throughput: 50000 events sent in 8.84 s = 5658 events/s (dropped 0, queued 0)", "sdk")
+    assert sdk["eps"] == 5658
+    sizes = report.parse_sizes("worker\t674000\t280000\tfunctions/collector/build/index_bg.wasm\n")
+    md = report.render({"wrk": {"workers": w}, "sdk": {"workers": sdk}, "sizes": sizes}, 15, 4, 50000,
+                       {"date": "2026-11-27", "commit": "abc"})
+    assert "| 86 requests/s = 8,588 events/s, p50 46 ms, p99 90.1 ms, 6 errors |" in md
+    assert "674 KB raw, 280 KB gzip -9" in md and "5,658 events/s to `wrangler dev`" in md
+    with pytest.raises(ValueError, match="wrk-spin.txt"):
+        report.parse_wrk("Running 15s test", "wrk-spin.txt")
