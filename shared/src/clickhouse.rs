@@ -223,8 +223,9 @@ fn ch_time(obj: &RawObject<'_>, key: &str) -> Option<String> {
     )
 }
 
-/// Why an event could not become a row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why an event could not become a row (the dead letter's reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct RowError(pub String);
 
 /// Turn one enriched event (as the collector stored it) into a JSONEachRow line.

@@ -5,6 +5,12 @@
 //! On Cloudflare Workers one script serves the collector routes and the health routes
 //! (one deploy, no extra hop); on Spin they are separate components.
 
+// spin-sdk's #[http_component] generates the component's export glue (unsafe).
+#![cfg_attr(
+    target_os = "wasi",
+    allow(unsafe_code, reason = "spin-sdk export glue")
+)]
+
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod workers {
     use ingest_core::collector::Incoming;
@@ -85,10 +91,6 @@ mod workers {
 /// plain WASI host alone) the health routes, which spin.toml routes to the health
 /// component instead.
 #[cfg(target_os = "wasi")]
-#[allow(
-    unsafe_code,
-    reason = "spin-sdk's #[http_component] generates the component's export glue"
-)]
 mod spin {
     use ingest_core::collector::Incoming;
     use ingest_core::collector::serve::{body_cap, serve};

@@ -6,6 +6,12 @@
 //! so `JWT_SECRET` and the reader's password never reach the collector, and the collector's
 //! wasm stays as small as it was. On Spin it is the `dashboard` component.
 
+// spin-sdk's #[http_component] generates the component's export glue (unsafe).
+#![cfg_attr(
+    target_os = "wasi",
+    allow(unsafe_code, reason = "spin-sdk export glue")
+)]
+
 use ingest_core::dashboard::Assets;
 
 /// The page's script and stylesheet, bundled by `build.rs` (esbuild, uPlot included).
@@ -38,13 +44,7 @@ mod workers {
         if let Some(c) = CONFIG.get() {
             return Ok(c);
         }
-        let lookup = |name: &str| {
-            env.var(name)
-                .map(|v| v.to_string())
-                .or_else(|_| env.secret(name).map(|v| v.to_string()))
-                .ok()
-        };
-        let parsed = DashboardConfig::from_lookup(lookup)?;
+        let parsed = DashboardConfig::from_lookup(|name| w::lookup(env, name))?;
         Ok(CONFIG.get_or_init(|| parsed))
     }
 
@@ -126,10 +126,6 @@ mod workers {
 
 /// Fermyon Spin / WASI HTTP entry.
 #[cfg(target_os = "wasi")]
-#[allow(
-    unsafe_code,
-    reason = "spin-sdk's #[http_component] generates the component's export glue"
-)]
 mod spin {
     use ingest_core::dashboard::{DashboardConfig, Incoming, NoCache, routes::MAX_BODY, serve};
     use ingest_core::io::Backends;

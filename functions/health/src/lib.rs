@@ -3,14 +3,16 @@
 //! in `ingest_core::health::serve`; on Workers the collector's script serves these routes
 //! through the same entry, on Spin this crate is their own component.
 
+// spin-sdk's #[http_component] generates the component's export glue (unsafe).
+#![cfg_attr(
+    target_os = "wasi",
+    allow(unsafe_code, reason = "spin-sdk export glue")
+)]
+
 pub use ingest_core::health::is_health_path;
 
 /// The Spin health component.
 #[cfg(all(target_os = "wasi", feature = "component"))]
-#[allow(
-    unsafe_code,
-    reason = "spin-sdk's #[http_component] generates the component's export glue"
-)]
 mod spin {
     use platform::spin as s;
     use spin_sdk::http::{Request, Response};

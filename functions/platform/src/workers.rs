@@ -19,6 +19,14 @@ pub const BACKEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 static DEPLOYMENT: OnceLock<Deployment> = OnceLock::new();
 
+/// A variable from `[vars]`, else a secret.
+pub fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .ok()
+}
+
 /// The deployment's configuration from `[vars]` and secrets, parsed on first use and
 /// cached for the isolate's life. A bad configuration is not cached, so a fixed deploy
 /// recovers.
@@ -26,13 +34,7 @@ pub fn deployment(env: &Env) -> Result<&'static Deployment, String> {
     if let Some(d) = DEPLOYMENT.get() {
         return Ok(d);
     }
-    let lookup = |name: &str| {
-        env.var(name)
-            .map(|v| v.to_string())
-            .or_else(|_| env.secret(name).map(|v| v.to_string()))
-            .ok()
-    };
-    let parsed = Deployment::from_lookup(lookup, true)?;
+    let parsed = Deployment::from_lookup(|name| lookup(env, name), true)?;
     Ok(DEPLOYMENT.get_or_init(|| parsed))
 }
 

@@ -4,12 +4,14 @@
 //! collector's Worker. All of them run `ingest_core::drain`; the route itself is
 //! `ingest_core::processor::serve`.
 
+// spin-sdk's #[http_component] generates the component's export glue (unsafe).
+#![cfg_attr(
+    target_os = "wasi",
+    allow(unsafe_code, reason = "spin-sdk export glue")
+)]
+
 /// Fermyon Spin / WASI HTTP component.
 #[cfg(target_os = "wasi")]
-#[allow(
-    unsafe_code,
-    reason = "spin-sdk's #[http_component] generates the component's export glue"
-)]
 mod spin {
     use ingest_core::drain::ProcessorConfig;
     use ingest_core::processor::serve;
