@@ -84,6 +84,27 @@ impl Metrics {
         true
     }
 
+    /// Move the pending increments out for one request of a shared instance, keeping the
+    /// flush and lock clocks: concurrent requests of one isolate then neither send the
+    /// same increments twice nor forget when the isolate last flushed or offered.
+    pub fn detach(&mut self) -> Metrics {
+        Metrics {
+            deltas: std::mem::take(&mut self.deltas),
+            flushed_ms: self.flushed_ms,
+            lock_offered_ms: self.lock_offered_ms,
+        }
+    }
+
+    /// Merge a [`Metrics::detach`]ed copy back after its request: its increments are
+    /// added, and each clock keeps the later of the two.
+    pub fn merge(&mut self, other: Metrics) {
+        for (f, n) in other.deltas {
+            self.add(f, n);
+        }
+        self.flushed_ms = self.flushed_ms.max(other.flushed_ms);
+        self.lock_offered_ms = self.lock_offered_ms.max(other.lock_offered_ms);
+    }
+
     /// Put increments back after a failed write (the next call flushes them).
     pub fn restore(&mut self, pairs: Vec<(String, u64)>) {
         if !pairs.is_empty() {
@@ -212,6 +233,33 @@ mod tests {
         assert!(!due.is_empty());
         m.restore(due); // the call failed: the next request carries them
         assert!(!m.take_due(FLUSH_EVERY_MS + 1).is_empty());
+    }
+
+    #[test]
+    fn a_detached_copy_keeps_the_clocks_so_the_isolate_flushes_once_per_interval() {
+        let mut isolate = Metrics::default();
+        isolate.record("batch", 200, 3.0, 1, 0);
+        // request 1 flushes and offers the lock
+        let mut one = isolate.detach();
+        assert!(!one.take_due(0).is_empty());
+        assert!(one.offer_lock(0, 1000));
+        one.record("batch", 200, 3.0, 1, 0);
+        isolate.merge(one);
+        // request 2, 5 s later: counted, not flushed, no lock offer
+        let mut two = isolate.detach();
+        assert!(two.take_due(5_000).is_empty());
+        assert!(!two.offer_lock(500, 1000));
+        two.record("batch", 200, 3.0, 1, 0);
+        isolate.merge(two);
+        // request 3, after the interval: both requests' counts go at once
+        let mut three = isolate.detach();
+        let due = three.take_due(FLUSH_EVERY_MS);
+        assert_eq!(
+            due.iter()
+                .find(|(f, _)| f == "requests|batch|200")
+                .map(|p| p.1),
+            Some(2)
+        );
     }
 
     #[test]

@@ -52,9 +52,9 @@ mod workers {
             geo: geo.as_ref(),
             now_ms,
         };
-        // Taken out for the request (concurrent requests of the isolate must not send the
-        // same increments twice) and merged back after.
-        let mut metrics = METRICS.with(|m| std::mem::take(&mut *m.borrow_mut()));
+        // Detached for the request (concurrent requests of the isolate must not send the
+        // same increments twice) and merged back after, keeping the flush clock.
+        let mut metrics = METRICS.with(|m| m.borrow_mut().detach());
         let io = w::io(dep);
         let served = serve(
             &io,
@@ -64,7 +64,7 @@ mod workers {
             &mut metrics,
         )
         .await;
-        METRICS.with(|m| m.borrow_mut().restore(metrics.take()));
+        METRICS.with(|m| m.borrow_mut().merge(metrics));
         w::log(served.log);
         if let Some(owner) = served.drain_owner {
             ctx.wait_until(async move {
