@@ -23,6 +23,9 @@ pub struct Metrics {
     deltas: BTreeMap<String, u64>,
     flushed_ms: Option<i64>,
     lock_offered_ms: Option<i64>,
+    /// Set on a [`Metrics::detach`]ed copy: whether its request may flush and offer the
+    /// lock, decided against the isolate's clocks when it was detached.
+    granted: Option<(bool, bool)>,
 }
 
 impl Metrics {
@@ -62,6 +65,9 @@ impl Metrics {
     /// Take the increments if the last flush is [`FLUSH_EVERY_MS`] old (or none
     /// happened yet); nothing otherwise.
     pub fn take_due(&mut self, now_ms: i64) -> Vec<(String, u64)> {
+        if let Some((flush, _)) = self.granted {
+            return if flush { self.take() } else { Vec::new() };
+        }
         if self
             .flushed_ms
             .is_some_and(|t| (0..FLUSH_EVERY_MS).contains(&(now_ms - t)))
@@ -74,6 +80,9 @@ impl Metrics {
 
     /// Whether this request should offer to drain: at most once per `every_ms`.
     pub fn offer_lock(&mut self, now_ms: i64, every_ms: i64) -> bool {
+        if let Some((_, offer)) = self.granted {
+            return offer;
+        }
         if self
             .lock_offered_ms
             .is_some_and(|t| (0..every_ms).contains(&(now_ms - t)))
@@ -84,25 +93,41 @@ impl Metrics {
         true
     }
 
-    /// Move the pending increments out for one request of a shared instance, keeping the
-    /// flush and lock clocks: concurrent requests of one isolate then neither send the
-    /// same increments twice nor forget when the isolate last flushed or offered.
-    pub fn detach(&mut self) -> Metrics {
+    /// The counters and decisions for one request of a shared instance (a Worker isolate
+    /// serves many at once). Decided here, against the isolate's clocks, which move at
+    /// once: of the requests in flight only one flushes the counters (the others carry
+    /// none) and only one offers the drain lock per interval.
+    pub fn detach(&mut self, now_ms: i64) -> Metrics {
+        let offer = self.offer_lock(now_ms, LOCK_OFFER_EVERY_MS);
+        let flush = !self
+            .flushed_ms
+            .is_some_and(|t| (0..FLUSH_EVERY_MS).contains(&(now_ms - t)));
+        if flush {
+            self.flushed_ms = Some(now_ms);
+        }
         Metrics {
-            deltas: std::mem::take(&mut self.deltas),
+            deltas: if flush {
+                std::mem::take(&mut self.deltas)
+            } else {
+                BTreeMap::new()
+            },
             flushed_ms: self.flushed_ms,
             lock_offered_ms: self.lock_offered_ms,
+            granted: Some((flush, offer)),
         }
     }
 
     /// Merge a [`Metrics::detach`]ed copy back after its request: its increments are
     /// added, and each clock keeps the later of the two.
     pub fn merge(&mut self, other: Metrics) {
+        let failed = other.granted.is_some_and(|(flush, _)| flush) && other.flushed_ms.is_none();
         for (f, n) in other.deltas {
             self.add(f, n);
         }
-        self.flushed_ms = self.flushed_ms.max(other.flushed_ms);
-        self.lock_offered_ms = self.lock_offered_ms.max(other.lock_offered_ms);
+        if failed {
+            // The flush it was granted failed: the next request tries again.
+            self.flushed_ms = None;
+        }
     }
 
     /// Put increments back after a failed write (the next call flushes them).
@@ -236,30 +261,40 @@ mod tests {
     }
 
     #[test]
-    fn a_detached_copy_keeps_the_clocks_so_the_isolate_flushes_once_per_interval() {
+    fn of_concurrent_requests_one_flushes_and_one_offers_the_lock_per_interval() {
         let mut isolate = Metrics::default();
         isolate.record("batch", 200, 3.0, 1, 0);
-        // request 1 flushes and offers the lock
-        let mut one = isolate.detach();
+        // two requests in flight at once
+        let mut one = isolate.detach(0);
+        let mut two = isolate.detach(1);
         assert!(!one.take_due(0).is_empty());
-        assert!(one.offer_lock(0, 1000));
+        assert!(one.offer_lock(0, LOCK_OFFER_EVERY_MS));
+        assert!(two.take_due(1).is_empty());
+        assert!(!two.offer_lock(1, LOCK_OFFER_EVERY_MS));
         one.record("batch", 200, 3.0, 1, 0);
-        isolate.merge(one);
-        // request 2, 5 s later: counted, not flushed, no lock offer
-        let mut two = isolate.detach();
-        assert!(two.take_due(5_000).is_empty());
-        assert!(!two.offer_lock(500, 1000));
         two.record("batch", 200, 3.0, 1, 0);
+        isolate.merge(one);
         isolate.merge(two);
-        // request 3, after the interval: both requests' counts go at once
-        let mut three = isolate.detach();
-        let due = three.take_due(FLUSH_EVERY_MS);
+        // within the interval: nothing flushed; after it: both requests' counts at once
+        assert!(isolate.detach(5_000).take_due(5_000).is_empty());
+        let due = isolate.detach(FLUSH_EVERY_MS).take_due(FLUSH_EVERY_MS);
         assert_eq!(
             due.iter()
                 .find(|(f, _)| f == "requests|batch|200")
                 .map(|p| p.1),
             Some(2)
         );
+    }
+
+    #[test]
+    fn a_failed_flush_is_retried_by_the_next_request() {
+        let mut isolate = Metrics::default();
+        isolate.record("batch", 503, 3.0, 0, 0);
+        let mut one = isolate.detach(0);
+        let carried = one.take_due(0);
+        one.restore(carried); // the call failed
+        isolate.merge(one);
+        assert!(!isolate.detach(1).take_due(1).is_empty());
     }
 
     #[test]

@@ -52,9 +52,9 @@ mod workers {
             geo: geo.as_ref(),
             now_ms,
         };
-        // Detached for the request (concurrent requests of the isolate must not send the
-        // same increments twice) and merged back after, keeping the flush clock.
-        let mut metrics = METRICS.with(|m| m.borrow_mut().detach());
+        // Detached for the request: of the isolate's concurrent requests one flushes the
+        // counters and one offers the drain lock per interval; merged back after.
+        let mut metrics = METRICS.with(|m| m.borrow_mut().detach(now_ms));
         let io = w::io(dep);
         let served = serve(
             &io,
