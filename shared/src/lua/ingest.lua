@@ -28,7 +28,16 @@ end
 for i = 13, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[8], ARGV[i], ARGV[i + 1]) end
 local id = ''
 if events ~= '' then
-  id = redis.call('XADD', stream, '*', 'v', '1', 'n', accepted, 'wk', write_key, 'rid', request_id, 'at', received_at, 'events', events)
+  local added = redis.pcall('XADD', stream, '*', 'v', '1', 'n', accepted, 'wk', write_key, 'rid', request_id, 'at', received_at, 'events', events)
+  if type(added) == 'table' and added.err then
+    -- Not appended (out of memory, a wrong key type): take the marker and the nonce
+    -- back, so the client's retry is appended rather than answered as a duplicate of
+    -- nothing, or refused as a replay.
+    if marker_ttl_ms > 0 then redis.call('DEL', marker) end
+    if nonce_ttl_ms > 0 then redis.call('DEL', nonce) end
+    return redis.error_reply(added.err)
+  end
+  id = added
 end
 if rejects ~= '' then
   redis.call('XADD', dead_letters, '*', 'wk', write_key, 'rid', request_id, 'at', received_at, 'rejects', rejects, 'count', rejected)
