@@ -37,3 +37,18 @@ pub use reply::Reply;
 /// Secrets in the configuration are `secrecy::SecretString`: adapters call
 /// `ExposeSecret::expose_secret` where they send one.
 pub use secrecy;
+
+/// Helpers the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Run a future that never waits on real I/O (the scripted ports answer at once).
+    pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ use super::{Assets, DashboardConfig, Incoming, NoCache, serve};
 use crate::clickhouse;
 use crate::io::{CallOutcome, Io, Random};
 use crate::redis::RestCall;
+use crate::test_support::block_on;
 use serde_json::{Value, json};
 use std::cell::RefCell;
 
@@ -54,16 +55,6 @@ struct Fixed;
 impl Random for Fixed {
     fn fill(&mut self, buf: &mut [u8]) {
         buf.fill(7);
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 

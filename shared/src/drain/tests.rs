@@ -5,6 +5,7 @@
 use super::*;
 use crate::io::{CallOutcome, HttpReply, TransportError};
 use crate::redis::RestCall;
+use crate::test_support::block_on;
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -105,16 +106,6 @@ impl Io for FakeIo {
     async fn sleep(&self, ms: u64) {
         self.slept.borrow_mut().push(ms);
         self.now.set(self.now.get() + i64::try_from(ms).unwrap());
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 
