@@ -178,25 +178,36 @@ pub fn plan(
         return respond(&IngestError::NotFound, cfg, origin, log);
     };
     let mut log = LogLine::new(request_id, route_name(r));
-    if req.method == "OPTIONS" {
-        log.route = "preflight";
-        return preflight(cfg, req, origin, log);
-    }
-    if req.method != "POST" {
-        return respond(&IngestError::MethodNotAllowed, cfg, origin, log);
-    }
-    if let Some(o) = origin.filter(|o| !cfg.origins.allows(o)) {
-        return respond(
-            &IngestError::OriginNotAllowed(o.to_string()),
-            cfg,
-            origin,
-            log,
-        );
+    if let Some(plan) = admit(cfg, req, origin, &["POST"], &mut log) {
+        return plan;
     }
     match request::build(cfg, req, r, origin, rng, &mut log, metrics) {
         Ok(plan) => plan,
         Err(e) => respond(&e, cfg, origin, log),
     }
+}
+
+/// The checks every route makes before its own work: a preflight is answered (and
+/// logged as `preflight`), a method not in `methods` is 405, an origin not allowed is
+/// 403. `Some` is the answer.
+pub(super) fn admit(
+    cfg: &Config,
+    req: &Incoming<'_>,
+    origin: Option<&str>,
+    methods: &[&str],
+    log: &mut LogLine,
+) -> Option<Plan> {
+    if req.method == "OPTIONS" {
+        log.route = "preflight";
+        return Some(preflight(cfg, req, origin, log.clone()));
+    }
+    if !methods.contains(&req.method) {
+        let e = IngestError::MethodNotAllowed;
+        return Some(respond(&e, cfg, origin, log.clone()));
+    }
+    let refused = origin.filter(|o| !cfg.origins.allows(o))?;
+    let e = IngestError::OriginNotAllowed(refused.to_string());
+    Some(respond(&e, cfg, origin, log.clone()))
 }
 
 pub(super) fn preflight(

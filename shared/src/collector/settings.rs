@@ -1,6 +1,6 @@
 //! `GET /v1/projects/:writeKey/settings`: what analytics.js asks before it sends.
 
-use super::{Incoming, LogLine, Plan, header, preflight, respond};
+use super::{Incoming, LogLine, Plan, admit, header, respond};
 use crate::config::Config;
 use crate::error::IngestError;
 use crate::reply::Reply;
@@ -37,20 +37,8 @@ pub(super) fn settings(
     origin: Option<&str>,
     mut log: LogLine,
 ) -> Plan {
-    if req.method == "OPTIONS" {
-        log.route = "preflight";
-        return preflight(cfg, req, origin, log);
-    }
-    if req.method != "GET" && req.method != "HEAD" {
-        return respond(&IngestError::MethodNotAllowed, cfg, origin, log);
-    }
-    if let Some(o) = origin.filter(|o| !cfg.origins.allows(o)) {
-        return respond(
-            &IngestError::OriginNotAllowed(o.to_string()),
-            cfg,
-            origin,
-            log,
-        );
+    if let Some(plan) = admit(cfg, req, origin, &["GET", "HEAD"], &mut log) {
+        return plan;
     }
     let Some(id) = cfg.write_keys.verify(key) else {
         return respond(&IngestError::UnknownWriteKey, cfg, origin, log);
