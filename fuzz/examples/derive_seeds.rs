@@ -69,8 +69,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         else {
             continue;
         };
-        let args: Vec<String> = serde_json::from_str(&call.body)?;
-        let (events, count, key_id, rid) = (&args[13], &args[14], &args[16], &args[17]);
+        let view = ingest_core::redis::ingest::IngestView::parse(&call.call()).ok_or("not an ingest call")?;
+        let m = view.first();
+        let (events, count, key_id, rid) = (m.events(), m.accepted(), m.write_key(), m.request_id());
         if events.is_empty() {
             continue;
         }

@@ -159,7 +159,7 @@ fuzz_target!(|data: &[u8]| {
             ),
             Plan::Call { call, pending } => {
                 let (size, ok) = match &call {
-                    Call::Redis(c) => (c.body.len(), br#"{"result":["ok","1-0",0]}"#.to_vec()),
+                    Call::Redis(c) => (c.call().body.len(), br#"{"result":[["ok","1-0",0]]}"#.to_vec()),
                     Call::ClickHouse(r) => (r.body.len() + r.url.len(), Vec::new()),
                 };
                 let done = finish(cfg, pending, Ok((200, ok).into()));

@@ -49,6 +49,9 @@ def encode(value, b64):
 
 def error_text(exc):
     text = str(exc)
+    # redis-py strips the code of the errors it has a class for; Redis (and Upstash) send it.
+    if isinstance(exc, rexc.NoScriptError):
+        return f"NOSCRIPT {text}"
     first = text.split(" ", 1)[0]
     return text if first.isupper() and len(first) > 1 else f"ERR {text}"
 

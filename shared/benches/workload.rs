@@ -50,7 +50,7 @@ pub fn plan_batch(cfg: &Config, headers: &http::HeaderMap, body: &str, rng: &mut
         Plan::Call {
             call: Call::Redis(call),
             ..
-        } => call.body.len(),
+        } => call.call().body.len(),
         Plan::Call { .. } => panic!("expected the redis sink"),
         Plan::Respond(r, _) => panic!("{}", r.body),
     }

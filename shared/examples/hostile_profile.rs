@@ -177,7 +177,7 @@ fn main() {
             Plan::Call {
                 call: Call::Redis(c),
                 ..
-            } => ("call".to_string(), c.body.len()),
+            } => ("call".to_string(), c.call().body.len()),
             Plan::Call {
                 call: Call::ClickHouse(r),
                 ..

@@ -6,7 +6,6 @@ use crate::config::Config;
 use crate::enrich::Geo;
 use crate::error::IngestError;
 use crate::event::Kind;
-use crate::redis::RestCall;
 use crate::reply::Reply;
 use crate::validate::Rejects;
 
@@ -20,7 +19,7 @@ mod request;
 pub mod serve;
 mod settings;
 pub use envelope::MAX_BATCH_EVENTS;
-pub use finish::{Finished, finish};
+pub use finish::{Answer, Finished, finish, finish_answer};
 pub use ingest::work_budget;
 pub use log::LogLine;
 pub use request::{body_read_cap, declared_over_limit};
@@ -66,18 +65,20 @@ pub enum Plan {
 /// The one backend call a collector request costs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    /// Upstash REST (the redis sink): the ingest script.
-    Redis(RestCall),
+    /// Upstash REST (the redis sink): this request's member of an ingest script call
+    /// ([`crate::redis::ingest::Member::call`] alone, or grouped by
+    /// [`crate::redis::linger::Linger`]).
+    Redis(crate::redis::ingest::Member),
     /// ClickHouse HTTP (the direct sink): an async insert.
     ClickHouse(crate::clickhouse::Request),
 }
 
 impl Call {
-    /// Make the call through the platform's port.
-    pub async fn run<I: crate::io::Io>(&self, io: &I) -> CallOutcome {
+    /// Make the call through the platform's port, alone, and read its answer.
+    pub async fn run<I: crate::io::Io>(&self, io: &I) -> finish::Answer {
         match self {
-            Self::Redis(c) => io.redis(c).await,
-            Self::ClickHouse(r) => io.clickhouse(r).await,
+            Self::Redis(m) => crate::redis::linger::alone(io, m).await,
+            Self::ClickHouse(r) => finish::clickhouse_answer(io.clickhouse(r).await),
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct Config {
     /// [`var::DRAIN_AFTER_ACK_MS`] (0 = off; the Spin adapter forces 0): TTL of the drain
     /// lock that lets one request at a time drain the stream right after responding.
     pub drain_lock_ms: u64,
+    /// [`var::LINGER_MS`] (0 = off; the Spin adapter forces 0): how long a request waits
+    /// for others to share its Upstash call (see [`crate::redis::linger`]).
+    pub linger_ms: u64,
     /// [`var::SIGNING_SECRETS`]: those keys must sign every request (`X-Signature`,
     /// `X-Signature-Timestamp`).
     pub signing: crate::auth::SigningSecrets,
@@ -147,6 +150,7 @@ impl Config {
             dedupe_window_seconds: v.number(&var::DEDUPE_WINDOW_SECONDS)?,
             log_level: log_level(&v)?,
             drain_lock_ms: v.number(&var::DRAIN_AFTER_ACK_MS)?,
+            linger_ms: v.number(&var::LINGER_MS)?,
             signature_v1_until_s: {
                 let text = v.text(&var::SIGNATURE_V1_UNTIL);
                 crate::timestamp::parse_ms(&text)

@@ -1,21 +1,27 @@
-//! Upstash REST encoding: the one command a collector request costs (an `EVAL` that
-//! checks the rate limit, recognises a retried request, and appends the accepted events
-//! and the rejects to their streams), and the parsing of its reply.
+//! Upstash REST encoding: the one call collector requests cost (an `EVALSHA` of the
+//! ingest script that checks each request's rate limit, recognises retried requests, and
+//! appends the accepted events and the rejects to their streams; one call for a group of
+//! requests on Workers, see [`linger`]), and the parsing of its reply.
 
 pub mod ingest;
+pub mod linger;
 
-/// The atomic ingest script (`lua/ingest.lua`; its arguments are [`ingest::IngestKeys`],
-/// [`ingest::IngestHead`] and [`ingest::IngestTail`]).
+/// The atomic ingest script (`lua/ingest.lua`; its arguments are [`ingest::GroupKeys`],
+/// [`ingest::MemberKeys`], [`ingest::MemberHead`] and [`ingest::MemberTail`]), called by
+/// [`ingest::INGEST_SCRIPT_SHA`] and sent whole only after a `NOSCRIPT`.
 ///
-/// Billed commands per request: `EVAL`, `INCR` (rate limit; `PEXPIRE` once per client and
-/// window), `XADD`, plus one `SET … NX` for a retry marker (messageIds) and one for a v2
-/// signature nonce; the metrics' `HINCRBY`s and the drain lock's `SET` at most once per
-/// interval per isolate. Listed rejects add one `XADD` to the dead-letter stream.
+/// Billed commands per request alone: `EVALSHA`, `INCRBY` (rate limit; `PEXPIRE` once per
+/// client and window), `XADD`, plus one `ZADD … NX` for a retry marker (messageIds) and one
+/// `SET … NX` for a v2 signature nonce. A group of requests shares the `EVALSHA`, one
+/// `INCRBY` per distinct client, `ZMSCORE` + `ZADD` for all markers and one `XADD` per write
+/// key. The metrics' `HINCRBY`s, the drain lock's `SET` and the markers' trim happen at
+/// most once per interval per isolate (the trim: on 1 in 64 requests). Listed rejects add
+/// one `XADD` to the dead-letter stream.
 ///
-/// Returns `{"ok", entry id, drain}`, `{"limited", ms until the window resets}`,
-/// `{"duplicate", ''}` (this request was appended before) or `{"replayed", 0}` (this v2
-/// signature was used before). `drain` is 1 when this request took the drain lock (it
-/// should drain after responding).
+/// Returns one reply per member: `{"ok", entry id, drain}`, `{"limited", ms until the
+/// window resets}`, `{"duplicate", ''}` (this request was appended before), `{"replayed",
+/// 0}` (this v2 signature was used before) or `{"error", message}` (its append failed).
+/// `drain` is 1 when this request took the drain lock (it should drain after responding).
 pub const INGEST_SCRIPT: &str = include_str!("lua/ingest.lua");
 
 pub use crate::io::RestCall;
@@ -121,6 +127,13 @@ impl CommandWriter {
         self.args == 0
     }
 
+    /// The arguments written so far, without the brackets: a piece of a larger command.
+    pub fn into_fragment(self) -> String {
+        let mut body = self.body;
+        body.remove(0);
+        body
+    }
+
     /// The finished call (`POST /`).
     pub fn finish(mut self) -> RestCall {
         self.body.push(']');
@@ -136,6 +149,14 @@ impl CommandWriter {
 /// `again`, `released` or `lost`. Requests offer the lock at most once per second per
 /// isolate, so the drainer looks at the stream itself before it lets go.
 pub const RELEASE_SCRIPT: &str = include_str!("lua/release.lua");
+
+/// The retry markers of a stream: one sorted set, each marker scored by its expiry.
+pub fn seen_key(stream: &str) -> String {
+    format!("{stream}:seen")
+}
+
+/// One request in this many (by arrival ms) also drops the expired retry markers.
+pub const TRIM_ONE_IN: i64 = 64;
 
 /// The drain lock and flag keys of a stream.
 pub fn drain_keys(stream: &str) -> (String, String) {
@@ -180,6 +201,8 @@ impl ErrorCode {
             Some("NOGROUP") => Self::NoGroup,
             Some("BUSYGROUP") => Self::BusyGroup,
             Some("NOSCRIPT") => Self::NoScript,
+            // A REST front that dropped the code still says what happened.
+            _ if message.contains("No matching script") => Self::NoScript,
             _ => Self::Other,
         }
     }
@@ -279,6 +302,12 @@ pub fn parse_ingest(result: &serde_json::Value) -> Result<IngestOutcome, RestErr
         )),
         "duplicate" => Ok(IngestOutcome::Duplicate(as_text())),
         "replayed" => Ok(IngestOutcome::Replayed),
+        // This request's append failed (out of memory, a wrong key type); its marker and
+        // nonce were taken back.
+        "error" => Err(RestError::Unavailable(format!(
+            "append refused: {}",
+            as_text()
+        ))),
         "limited" => Ok(IngestOutcome::Limited(val.as_u64().unwrap_or(1000))),
         _ => Err(bad()),
     }

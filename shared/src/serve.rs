@@ -31,8 +31,9 @@ impl Deployment {
     }
 
     /// Read both from the platform's variables. `after_response` says whether the platform
-    /// can run work after a response is sent (Workers' `waitUntil`); without it (Spin) the
-    /// drain after ack is off and the processor component drains.
+    /// can run work after a response is sent (Workers' `waitUntil`) and serves many
+    /// requests in one instance; without it (Spin) the drain after ack is off (the
+    /// processor component drains) and so is the group commit (nothing to group with).
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
         after_response: bool,
@@ -40,6 +41,7 @@ impl Deployment {
         let mut config = Config::from_lookup(&get)?;
         if !after_response {
             config.drain_lock_ms = 0;
+            config.linger_ms = 0;
         }
         Ok(Self {
             config,

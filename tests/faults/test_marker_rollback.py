@@ -1,5 +1,6 @@
 """A request whose append fails is not remembered as appended: the retry marker is set
-before the XADD (one SET NX), so when the XADD fails the script takes the marker back.
+before the XADD (one ZADD NX into <stream>:seen), so when the XADD fails the script takes
+the marker back.
 Otherwise the client's retry would be answered 200 "duplicate" for events never stored.
 The stream is made unwritable by putting a string where it lives (the real stream is
 renamed aside and back, consumer group and entries included)."""

@@ -16,6 +16,7 @@ mod workers {
     use ingest_core::collector::Incoming;
     use ingest_core::collector::serve::{body_cap, drain_after_response, serve};
     use ingest_core::metrics::Metrics;
+    use ingest_core::redis::linger::Linger;
     use ingest_core::serve::config_failure;
     use platform::workers as w;
     use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
@@ -23,6 +24,8 @@ mod workers {
     thread_local! {
         /// This isolate's request counters, carried to Redis by the next ingest call.
         static METRICS: std::cell::RefCell<Metrics> = std::cell::RefCell::new(Metrics::default());
+        /// This isolate's group commit: its concurrent requests share Upstash calls.
+        static LINGER: &'static Linger = Box::leak(Box::default());
     }
 
     #[event(fetch)]
@@ -62,6 +65,7 @@ mod workers {
             dep,
             &incoming,
             &mut metrics,
+            Some(LINGER.with(|l| *l)),
         )
         .await;
         METRICS.with(|m| m.borrow_mut().merge(metrics));
@@ -140,6 +144,7 @@ mod spin {
             &dep,
             &incoming,
             &mut none,
+            None,
         )
         .await;
         s::log(served.log);

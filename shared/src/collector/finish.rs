@@ -3,32 +3,49 @@
 use super::{CallOutcome, LogLine, Pending};
 use crate::config::Config;
 use crate::error::IngestError;
-use crate::redis::{IngestOutcome, RestError, parse_ingest, parse_outcome};
+use crate::redis::{IngestOutcome, RestError, parse_outcome};
 use crate::reply::Reply;
 
-/// Build the final reply from the backend call's outcome.
+/// What the backend said about one request.
+pub type Answer = Result<IngestOutcome, RestError>;
+
+/// The direct sink's insert outcome as an answer.
+pub fn clickhouse_answer(outcome: CallOutcome) -> Answer {
+    match outcome {
+        Ok(reply) if reply.is_success() => Ok(IngestOutcome::Appended(String::new(), false)),
+        Ok(reply) => Err(RestError::Unavailable(format!(
+            "ClickHouse HTTP {}: {}",
+            reply.status,
+            reply.snippet(300)
+        ))),
+        Err(e) => Err(RestError::Unavailable(e.to_string())),
+    }
+}
+
+/// Build the final reply from the outcome of the request's call made alone (the ingest
+/// script's reply for one member, or the direct sink's insert).
 pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished {
+    let answer = if pending.direct {
+        clickhouse_answer(outcome)
+    } else {
+        let mut answers = crate::redis::linger::split(parse_outcome(outcome), 1);
+        answers
+            .pop()
+            .unwrap_or_else(|| Err(RestError::Unavailable("no reply".into())))
+    };
+    finish_answer(cfg, pending, answer)
+}
+
+/// Build the final reply from the backend's answer for this request.
+pub fn finish_answer(cfg: &Config, pending: Pending, parsed: Answer) -> Finished {
     let Pending {
-        direct,
+        direct: _,
         origin,
         accepted,
         rejects,
         mut log,
         metrics,
     } = pending;
-    let parsed = if direct {
-        match outcome {
-            Ok(reply) if reply.is_success() => Ok(IngestOutcome::Appended(String::new(), false)),
-            Ok(reply) => Err(RestError::Unavailable(format!(
-                "ClickHouse HTTP {}: {}",
-                reply.status,
-                reply.snippet(300)
-            ))),
-            Err(e) => Err(RestError::Unavailable(e.to_string())),
-        }
-    } else {
-        parse_outcome(outcome).and_then(|v| parse_ingest(&v))
-    };
     // The counters landed iff the script got as far as the append.
     let unflushed = match &parsed {
         Ok(IngestOutcome::Appended(..)) => Vec::new(),

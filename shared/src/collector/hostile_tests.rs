@@ -105,7 +105,7 @@ fn thousands_of_invalid_events_give_a_bounded_command_and_reply() {
     let r = finish(
         &cfg(&[]),
         pending,
-        answer((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
+        answer((200, br#"{"result":[["ok","1-0",0]]}"#.to_vec())),
     )
     .reply;
     assert_eq!(r.status, 200);
@@ -140,7 +140,7 @@ fn tiny_valid_events_cannot_grow_past_the_budget() {
         Plan::Respond(r, _) => assert_eq!(r.status, 413),
         Plan::Call { call, .. } => {
             let Call::Redis(c) = call else { panic!() };
-            assert!(c.body.len() <= work_budget(body.len()));
+            assert!(c.call().body.len() <= work_budget(body.len()));
         }
     }
 }
@@ -268,15 +268,15 @@ fn a_v2_signature_is_single_use_and_covers_the_path() {
     // the ingest script gets the nonce key and its TTL
     let (args, pending) = call_args(signed("/v1/batch", "/v1/batch"));
     assert!(
-        args.key(7).starts_with("analytics_events:sig:"),
+        args.nonce().starts_with("analytics_events:sig:"),
         "{}",
-        args.key(7)
+        args.nonce()
     );
-    assert_eq!(args.argv(4), "600000");
+    assert_eq!(args.nonce_ttl_ms(), 600_000);
     let r = finish(
         &c,
         pending,
-        answer((200, br#"{"result":["replayed",0]}"#.to_vec())),
+        answer((200, br#"{"result":[["replayed",0]]}"#.to_vec())),
     )
     .reply;
     assert_eq!(r.status, 401);
@@ -288,7 +288,7 @@ fn a_v2_signature_is_single_use_and_covers_the_path() {
         &headers(&[AUTH]),
         std::str::from_utf8(body).unwrap(),
     ));
-    assert_eq!(args.argv(4), "0");
+    assert_eq!(args.nonce_ttl_ms(), 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ fn finding_1_a_v2_signature_has_one_nonce_whatever_its_hex_spelling() {
     let nonce_of = |s: &str| {
         let h = headers(&[AUTH, ("x-signature", s), ("x-signature-timestamp", &ts)]);
         let (args, _) = call_args(plan_bytes(&c, &h, "/v1/batch", body));
-        args.key(7).to_string() // the single-use nonce
+        args.nonce().to_string() // the single-use nonce
     };
     let original = nonce_of(&sig);
     assert_eq!(
@@ -350,9 +350,9 @@ fn finding_3_whitespace_in_a_batch_context_is_counted_as_sent() {
         Plan::Call { .. } => panic!("expected the Redis call"),
     };
     assert!(
-        c.body.len() <= work_budget(body.len()),
+        c.call().body.len() <= work_budget(body.len()),
         "command {} bytes, budget {} for a {}-byte body",
-        c.body.len(),
+        c.call().body.len(),
         work_budget(body.len()),
         body.len()
     );

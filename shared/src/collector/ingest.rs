@@ -312,28 +312,29 @@ fn clickhouse_insert(
     })
 }
 
-/// Redis sink: one `EVAL` of the ingest script (rate limit, retry marker, append, dead
-/// letters), with the counters of earlier requests riding along. The events are escaped
-/// into the command as they are enriched; the retry marker and its TTL, known only after
-/// the last event, are patched into fixed-width slots.
+/// Redis sink: this request's member of an ingest script call (rate limit, retry marker,
+/// append, dead letters), with the counters of earlier requests riding along. The events
+/// are escaped into it as they are enriched; the retry marker is known after the last.
 fn redis_append(
     b: &Batch<'_>,
     rng: &mut impl Random,
     mut pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
-    use crate::redis::ingest::{IngestHead, IngestKeys, IngestTail, begin, end};
+    use crate::redis::ingest::{GroupKeys, MemberHead, MemberKeys, MemberTail, begin, end};
     let stream = &b.cfg.stream_key;
     let (lock, wanted) = crate::redis::drain_keys(stream);
-    let keys = IngestKeys {
+    let group = GroupKeys {
         stream,
         dead_letter_stream: &b.cfg.dead_letter_stream(),
-        rate_limit: &format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client),
-        marker_prefix: &format!("{stream}:seen:"),
+        seen: &crate::redis::seen_key(stream),
         lock: &lock,
         wanted: &wanted,
-        nonce: &format!("{stream}:sig:{}", b.nonce.unwrap_or("-")),
         metrics: &crate::metrics::hash_key(stream),
+    };
+    let keys = MemberKeys {
+        rate_limit: &format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client),
+        nonce: &format!("{stream}:sig:{}", b.nonce.unwrap_or("-")),
     };
     let offer = b.cfg.drain_lock_ms > 0
         && metrics.offer_lock(
@@ -341,7 +342,7 @@ fn redis_append(
             crate::metrics::LOCK_OFFER_EVERY_MS
                 .min(i64::try_from(b.cfg.drain_lock_ms).unwrap_or(i64::MAX)),
         );
-    let head = IngestHead {
+    let head = MemberHead {
         max_requests: b.cfg.rate_limit_max_requests,
         window_ms: b.cfg.rate_limit_window_ms,
         // Twice the timestamp tolerance: past that the timestamp check refuses it anyway.
@@ -353,35 +354,59 @@ fn redis_append(
         request_id: &pending.log.request_id,
         received_at_ms: b.edge.now_ms,
     };
-    let mut w = CommandWriter::with_capacity(b.body_len + b.body_len / 2 + 4096);
-    let slots = begin(&mut w, &keys, &head);
+    let mut m = begin(&group, &keys, &head, b.body_len + b.body_len / 2 + 1024);
     let mut events = EventsArg {
-        w: &mut w,
+        w: m.events(),
         count: 0,
         limit: b.budget,
     };
     let e = enrich_all(b, rng, &mut events)?;
     let count = events.count;
     if count > 0 {
-        w.piece("]");
+        m.events().piece("]");
     }
     let carried = metrics.take_due(b.edge.now_ms);
-    let tail = IngestTail {
+    let now = b.edge.now_ms;
+    let dedupe_ms =
+        i64::try_from(b.cfg.dedupe_window_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    // The marker: the messageIds' hash; in a group (LINGER_MS) a request without one
+    // gets a one-off marker, so a group's call can be repeated (see redis::linger).
+    let marker = match e.marker {
+        Some(m) if dedupe_ms > 0 => Some((m, dedupe_ms)),
+        _ if b.cfg.linger_ms > 0 && count > 0 => {
+            let mut id = [0u8; 16];
+            rng.fill(&mut id);
+            Some((id, crate::redis::linger::ONE_OFF_MARKER_MS))
+        }
+        _ => None,
+    };
+    let marker_hex = marker.map(|(m, ttl_ms)| {
+        let mut sub_ms = [0u8; 2];
+        rng.fill(&mut sub_ms);
+        let score = now
+            .saturating_add(ttl_ms)
+            .saturating_mul(1000)
+            .saturating_add(i64::from(u16::from_le_bytes(sub_ms) % 1000));
+        (hex::encode(m), score)
+    });
+    let tail = MemberTail {
         accepted: count,
         rejected: e.rejects.total(),
         rejects_json: &e.dead,
         metrics: &carried,
+        marker: marker_hex.as_ref().map(|(m, at)| (m.as_str(), *at)),
+        trim_before_us: if now % crate::redis::TRIM_ONE_IN == 0 {
+            now.saturating_mul(1000)
+        } else {
+            0
+        },
     };
-    let marker_hex = e.marker.map(hex::encode);
-    let marker = marker_hex
-        .as_deref()
-        .map(|m| (m, b.cfg.dedupe_window_seconds.saturating_mul(1000)));
-    let call = end(w, &tail, marker, slots);
+    let member = end(m, &tail);
     pending.accepted = count;
     pending.rejects = e.rejects;
     pending.metrics = carried;
     Ok(Plan::Call {
-        call: Call::Redis(call),
+        call: Call::Redis(member),
         pending,
     })
 }

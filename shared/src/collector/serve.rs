@@ -4,10 +4,13 @@
 //! read the body up to [`body_cap`], convert the reply, print the log, and hand
 //! [`drain_after_response`] to the platform's after-response hook when asked.
 
-use super::{Finished, Incoming, Plan, body_read_cap, declared_over_limit, finish, header, plan};
+use super::{
+    Call, Finished, Incoming, Plan, body_read_cap, declared_over_limit, finish_answer, header, plan,
+};
 use crate::Reply;
 use crate::io::{Io, Random};
 use crate::metrics::Metrics;
+use crate::redis::linger::Linger;
 use crate::serve::{Deployment, Log};
 
 /// Upper bound on drain passes after one response (Workers allows 30 s after it).
@@ -40,13 +43,16 @@ pub fn body_cap(
 }
 
 /// Serve one request. `metrics` are this instance's counters not yet in Redis: the ingest
-/// call carries them, and this request is added to them.
+/// call carries them, and this request is added to them. `linger` is the instance's group
+/// commit (Workers; `None` where an instance serves one request): with `LINGER_MS` > 0 the
+/// request's ingest call is shared with the others that arrive meanwhile.
 pub async fn serve<I: Io>(
     io: &I,
     rng: &mut impl Random,
     dep: &Deployment,
     req: &Incoming<'_>,
     metrics: &mut Metrics,
+    linger: Option<&Linger>,
 ) -> Served {
     if crate::health::is_health_path(req.path) {
         let auth = header(req.headers, "authorization");
@@ -70,7 +76,13 @@ pub async fn serve<I: Io>(
             drain_owner: None,
             unflushed: Vec::new(),
         },
-        Plan::Call { call, pending } => finish(cfg, pending, call.run(io).await),
+        Plan::Call { call, pending } => {
+            let answer = match (call, linger) {
+                (Call::Redis(member), Some(l)) => l.submit(io, member, cfg.linger_ms).await,
+                (call, _) => call.run(io).await,
+            };
+            finish_answer(cfg, pending, answer)
+        }
     };
     let duration = (io.now_ms() - req.now_ms) as f64;
     metrics.restore(unflushed);

@@ -22,6 +22,8 @@ pub(super) fn cfg(extra: &[(&str, &str)]) -> Config {
         ("REDIS_URL", "http://127.0.0.1:1"),
         ("REDIS_TOKEN", "t"),
         ("ALLOWED_ORIGINS", "https://app.example"),
+        // One call per request, as on Spin (group commit has its own tests).
+        ("LINGER_MS", "0"),
     ];
     vars.extend_from_slice(extra);
     Config::from_lookup(|k| {
@@ -68,7 +70,7 @@ pub(super) fn call_args(p: Plan) -> (crate::redis::ingest::IngestView, Pending) 
             call: Call::Redis(call),
             pending,
         } => (
-            crate::redis::ingest::IngestView::parse(&call).unwrap(),
+            crate::redis::ingest::IngestView::parse(&call.call()).unwrap(),
             pending,
         ),
         Plan::Call {
@@ -92,7 +94,7 @@ fn valid_batch_becomes_one_eval_with_all_events() {
     let body = r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"},
         {"type":"identify","anonymousId":"a","messageId":"m2","traits":{"x":1}}],"sentAt":"2023-11-14T22:13:20.000Z"}"#;
     let (args, pending) = call_args(run("POST", "/v1/batch", &h, body));
-    assert_eq!(args.args[0], "EVAL");
+    assert_eq!(args.args[0], "EVALSHA", "the script goes by its SHA");
     assert_eq!(args.key(1), "analytics_events");
     assert_eq!(args.key(2), "analytics_events:invalid");
     assert!(args.rate_limit().starts_with("analytics_events:rl:"));
@@ -106,7 +108,7 @@ fn valid_batch_becomes_one_eval_with_all_events() {
     let Finished { reply: r, log, .. } = finish(
         &cfg(&[]),
         pending,
-        answer((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
+        answer((200, br#"{"result":[["ok","1-0",0]]}"#.to_vec())),
     );
     assert_eq!(r.status, 200);
     assert_eq!(log.accepted, 2);
@@ -126,7 +128,7 @@ fn invalid_events_are_reported_and_dead_lettered() {
     let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
-        answer((200, br#"{"result":["ok","1-0",0]}"#.to_vec())),
+        answer((200, br#"{"result":[["ok","1-0",0]]}"#.to_vec())),
     );
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["accepted"], 1);
@@ -144,12 +146,12 @@ fn all_invalid_is_400_after_dead_lettering() {
         r#"{"batch":[{"type":"track"}]}"#,
     ));
     assert_eq!(args.events(), "");
-    // no retry marker when nothing is accepted (the TTL is zero-padded, as Lua reads it)
-    assert_eq!(args.marker_ttl_ms(), 0);
+    // no retry marker when nothing is accepted
+    assert_eq!((args.marker(), args.marker_score()), ("", 0));
     let Finished { reply: r, .. } = finish(
         &cfg(&[]),
         pending,
-        answer((200, br#"{"result":["ok",""]}"#.to_vec())),
+        answer((200, br#"{"result":[["ok",""]]}"#.to_vec())),
     );
     assert_eq!(r.status, 400);
     let v: Value = serde_json::from_str(&r.body).unwrap();
@@ -256,11 +258,11 @@ fn backend_outcomes_map_to_statuses() {
         (answer((502, b"bad gateway".to_vec())), 503),
         (answer((401, br#"{"error":"Unauthorized"}"#.to_vec())), 503),
         (
-            answer((200, br#"{"result":["limited",2500]}"#.to_vec())),
+            answer((200, br#"{"result":[["limited",2500]]}"#.to_vec())),
             429,
         ),
         (
-            answer((200, br#"{"result":["duplicate","1-0"]}"#.to_vec())),
+            answer((200, br#"{"result":[["duplicate","1-0"]]}"#.to_vec())),
             200,
         ),
     ];
@@ -290,15 +292,19 @@ fn retry_marker_is_the_same_for_the_same_message_ids() {
     };
     assert_eq!(m(a), m(b));
     assert_ne!(m(a), m(c));
-    // no messageId: no retry detection (a marker TTL of 0)
+    // no messageId: no retry detection (no marker)
     let d = r#"{"batch":[{"type":"track","event":"A","userId":"u"}]}"#;
     let ttl = |body| {
         call_args(run("POST", "/v1/batch", &h, body))
             .0
-            .marker_ttl_ms()
+            .marker_score()
     };
     assert_eq!(ttl(d), 0);
-    assert_eq!(ttl(a), 900_000);
+    let expiry_us = ttl(a) - 1_700_000_000_000 * 1000;
+    assert!(
+        (900_000_000..900_001_000).contains(&expiry_us),
+        "scored by its expiry, a dedupe window after arrival, in µs: {expiry_us}"
+    );
 }
 
 #[test]

@@ -1,0 +1,496 @@
+//! Group commit: the requests an isolate receives within `LINGER_MS` share one Upstash
+//! call (the Kafka producer's linger, at the edge, with the ack kept per request).
+//!
+//! workerd ties I/O to the request that started it, and a request that waits only on a
+//! promise another request will settle is cancelled ("Promise will never complete"). So
+//! no member ever waits on another's future: each polls the shared group with its own
+//! timer, and whichever member finds the group due sends it with its own I/O. If the
+//! sender's request goes away mid-call (its client disconnected and workerd dropped its
+//! tasks), nothing answers; after [`TAKEOVER_MS`] the next member to look sends the same
+//! call again. That repeat is harmless: in a group every member carries a retry marker
+//! (its messageIds' hash, or a one-off id), so what the first call appended comes back as
+//! `duplicate` and is answered 200 without a second append.
+//!
+//! Each member is answered from its own slot of the script's reply: one member's rate
+//! limit, replay or duplicate never touches another's, and bad input never reaches a group
+//! (it is answered before any call).
+
+use super::ingest::{Member, call};
+use super::{ErrorCode, IngestOutcome, RestError, parse_ingest, parse_outcome};
+use crate::io::Io;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// How often a member waiting on a sent group looks at it, ms.
+pub const POLL_MS: u64 = 1;
+/// After this long without an answer, a waiting member sends the group's call itself.
+pub const TAKEOVER_MS: i64 = 1_000;
+/// Most bytes of members in one call (Upstash refuses requests over 10 MB; a group stays
+/// well under, and a member over half of it is sent alone, at once).
+pub const MAX_GROUP_BYTES: usize = 1_000_000;
+/// Most members in one call (each adds two keys and 14 arguments to the script).
+pub const MAX_MEMBERS: usize = 256;
+/// How long the one-off marker of a grouped request without messageIds lives: long enough
+/// to cover a takeover's repeat.
+pub const ONE_OFF_MARKER_MS: i64 = 60_000;
+
+/// One member's answer.
+pub type Answer = Result<IngestOutcome, RestError>;
+
+/// Send these members' call (`EVALSHA`; `EVAL` with the script after a `NOSCRIPT`) and
+/// split the reply into one answer per member.
+pub async fn send<I: Io>(io: &I, members: &[&Member]) -> Vec<Answer> {
+    send_built(io, members.len(), |with_script| call(members, with_script)).await
+}
+
+/// [`send`] for a call built on demand (`build(with_script)`), so a group's members are
+/// borrowed only while it is written, never across the await.
+async fn send_built<I: Io>(
+    io: &I,
+    n: usize,
+    build: impl Fn(bool) -> crate::io::RestCall,
+) -> Vec<Answer> {
+    let mut outcome = parse_outcome(io.redis(&build(false)).await);
+    if matches!(&outcome, Err(e) if e.code() == Some(ErrorCode::NoScript)) {
+        outcome = parse_outcome(io.redis(&build(true)).await);
+    }
+    split(outcome, n)
+}
+
+/// One answer per member from the script's reply (or the call's failure, for each).
+pub fn split(outcome: Result<serde_json::Value, RestError>, n: usize) -> Vec<Answer> {
+    let all = |e: RestError| vec![Err(e); n];
+    match outcome {
+        Ok(serde_json::Value::Array(replies)) if replies.len() == n => {
+            replies.iter().map(parse_ingest).collect()
+        }
+        Ok(other) => {
+            let text = other.to_string();
+            let cut = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
+            all(RestError::Unavailable(format!(
+                "unexpected script reply for {n} requests: {}",
+                text.get(..cut).unwrap_or_default()
+            )))
+        }
+        Err(e) => all(e),
+    }
+}
+
+#[derive(Debug)]
+enum Slot {
+    Waiting,
+    Ready(Answer),
+    Taken,
+}
+
+#[derive(Debug)]
+struct Group {
+    members: Vec<Member>,
+    slots: Vec<Slot>,
+    bytes: usize,
+    closes_at: i64,
+    sent_at: Option<i64>,
+}
+
+enum Step {
+    Done(Answer),
+    Wait(u64),
+    Send,
+}
+
+impl Group {
+    fn step(&mut self, index: usize, now: i64) -> Step {
+        if let Some(slot) = self.slots.get_mut(index)
+            && matches!(slot, Slot::Ready(_))
+            && let Slot::Ready(answer) = std::mem::replace(slot, Slot::Taken)
+        {
+            return Step::Done(answer);
+        }
+        match self.sent_at {
+            None if now >= self.closes_at => {
+                self.sent_at = Some(now);
+                Step::Send
+            }
+            None => Step::Wait(u64::try_from(self.closes_at - now).unwrap_or(1)),
+            Some(at) if now - at >= TAKEOVER_MS => {
+                self.sent_at = Some(now);
+                Step::Send
+            }
+            Some(_) => Step::Wait(POLL_MS),
+        }
+    }
+
+    fn fill(&mut self, answers: Vec<Answer>) {
+        for (slot, answer) in self.slots.iter_mut().zip(answers) {
+            if matches!(slot, Slot::Waiting) {
+                *slot = Slot::Ready(answer);
+            }
+        }
+    }
+}
+
+/// An isolate's open group (Workers: one per isolate, shared by its concurrent requests).
+#[derive(Debug, Default)]
+pub struct Linger {
+    open: RefCell<Option<Rc<RefCell<Group>>>>,
+}
+
+impl Linger {
+    /// Submit one request's member and wait for its answer: alone at once when `linger_ms`
+    /// is 0 or the member is large, else in the group open now (or a new one).
+    pub async fn submit<I: Io>(&self, io: &I, member: Member, linger_ms: u64) -> Answer {
+        if linger_ms == 0 || member.len() > MAX_GROUP_BYTES / 2 {
+            return alone(io, &member).await;
+        }
+        let (group, index) = self.join(member, io.now_ms(), linger_ms);
+        loop {
+            let step = group.borrow_mut().step(index, io.now_ms());
+            match step {
+                Step::Done(answer) => return answer,
+                Step::Wait(ms) => io.sleep(ms.max(1)).await,
+                Step::Send => {
+                    self.close(&group);
+                    // The call is built while borrowed and sent after: no borrow is held
+                    // across the await, so the other members keep polling.
+                    let n = group.borrow().members.len();
+                    let answers = send_built(io, n, |with_script| {
+                        let g = group.borrow();
+                        let refs: Vec<&Member> = g.members.iter().collect();
+                        call(&refs, with_script)
+                    })
+                    .await;
+                    group.borrow_mut().fill(answers);
+                }
+            }
+        }
+    }
+
+    fn join(&self, member: Member, now: i64, linger_ms: u64) -> (Rc<RefCell<Group>>, usize) {
+        let mut open = self.open.borrow_mut();
+        if let Some(group) = open.as_ref() {
+            let mut g = group.borrow_mut();
+            let fits = g.sent_at.is_none()
+                && now < g.closes_at
+                && g.bytes + member.len() <= MAX_GROUP_BYTES
+                && g.members.len() < MAX_MEMBERS
+                && g.members.first().is_some_and(|m| m.same_group(&member));
+            if fits {
+                g.bytes += member.len();
+                g.members.push(member);
+                g.slots.push(Slot::Waiting);
+                let index = g.members.len() - 1;
+                drop(g);
+                return (group.clone(), index);
+            }
+        }
+        let group = Rc::new(RefCell::new(Group {
+            bytes: member.len(),
+            members: vec![member],
+            slots: vec![Slot::Waiting],
+            closes_at: now.saturating_add(i64::try_from(linger_ms).unwrap_or(i64::MAX)),
+            sent_at: None,
+        }));
+        *open = Some(group.clone());
+        (group, 0)
+    }
+
+    fn close(&self, group: &Rc<RefCell<Group>>) {
+        let mut open = self.open.borrow_mut();
+        if open.as_ref().is_some_and(|g| Rc::ptr_eq(g, group)) {
+            *open = None;
+        }
+    }
+}
+
+/// One member's call, alone.
+pub async fn alone<I: Io>(io: &I, member: &Member) -> Answer {
+    send(io, &[member])
+        .await
+        .pop()
+        .unwrap_or_else(|| Err(RestError::Unavailable("no reply".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Members run as concurrent futures on a virtual clock: each round polls every live
+    //! member once; when none finished, the clock moves 1 ms.
+    use super::*;
+    use crate::io::{CallOutcome, HttpReply, Request, RestCall};
+    use crate::redis::ingest::{GroupKeys, IngestView, MemberHead, MemberKeys, MemberTail};
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// A Redis that answers each member by its request id after `latency_ms`, and logs
+    /// each call's request ids.
+    struct Fake {
+        now: Cell<i64>,
+        latency_ms: i64,
+        calls: RefCell<Vec<Vec<String>>>,
+        answer: fn(&str) -> String,
+        fail: bool,
+        /// The server lost its script cache: `EVALSHA` gets `NOSCRIPT`.
+        noscript: bool,
+        by_sha: RefCell<Vec<bool>>,
+    }
+
+    struct Sleep<'a> {
+        now: &'a Cell<i64>,
+        until: i64,
+    }
+
+    impl Future for Sleep<'_> {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            if self.now.get() >= self.until {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Io for Fake {
+        async fn redis(&self, call: &RestCall) -> CallOutcome {
+            let v = IngestView::parse(call).expect("an ingest call");
+            let ids: Vec<String> = (1..=v.members())
+                .map(|m| v.member(m).request_id().to_string())
+                .collect();
+            self.calls.borrow_mut().push(ids.clone());
+            self.by_sha.borrow_mut().push(v.by_sha());
+            self.sleep(u64::try_from(self.latency_ms).unwrap()).await;
+            if self.noscript && v.by_sha() {
+                return Ok(HttpReply::new(
+                    400,
+                    r#"{"error":"NOSCRIPT No matching script. Please use EVAL."}"#,
+                ));
+            }
+            if self.fail {
+                return Ok(HttpReply::new(503, r#"{"error":"down"}"#));
+            }
+            let replies: Vec<String> = ids.iter().map(|id| (self.answer)(id)).collect();
+            Ok(HttpReply::new(
+                200,
+                format!(r#"{{"result":[{}]}}"#, replies.join(",")),
+            ))
+        }
+        async fn clickhouse(&self, _: &Request) -> CallOutcome {
+            unreachable!()
+        }
+        fn now_ms(&self) -> i64 {
+            self.now.get()
+        }
+        async fn sleep(&self, ms: u64) {
+            Sleep {
+                now: &self.now,
+                until: self.now.get() + i64::try_from(ms).unwrap(),
+            }
+            .await
+        }
+    }
+
+    fn fake(answer: fn(&str) -> String) -> Fake {
+        Fake {
+            now: Cell::new(1_000),
+            latency_ms: 3,
+            calls: RefCell::new(Vec::new()),
+            answer,
+            fail: false,
+            noscript: false,
+            by_sha: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn ok(_: &str) -> String {
+        r#"["ok","1-0",0]"#.into()
+    }
+
+    fn member(rid: &str) -> Member {
+        let group = GroupKeys {
+            stream: "s",
+            dead_letter_stream: "s:invalid",
+            seen: "s:seen",
+            lock: "s:drain:lock",
+            wanted: "s:drain:wanted",
+            metrics: "s:metrics",
+        };
+        let keys = MemberKeys {
+            rate_limit: "s:rl:k:c",
+            nonce: "s:sig:-",
+        };
+        let head = MemberHead {
+            max_requests: 0,
+            window_ms: 1,
+            nonce_ttl_ms: 0,
+            lock_ttl_ms: 0,
+            write_key_id: "k",
+            request_id: rid,
+            received_at_ms: 0,
+        };
+        let mut w = crate::redis::ingest::begin(&group, &keys, &head, 0);
+        w.events().piece("[{}]");
+        let tail = MemberTail {
+            accepted: 1,
+            rejected: 0,
+            rejects_json: "",
+            metrics: &[],
+            marker: Some((rid, 9)),
+            trim_before_us: 0,
+        };
+        crate::redis::ingest::end(w, &tail)
+    }
+
+    type Running<'a> = Vec<(usize, Pin<Box<dyn Future<Output = Answer> + 'a>>)>;
+
+    /// Start member `i` at `arrive[i]` ms; `drop_at` drops member 0's future (its client
+    /// went away) at that time. Returns each member's answer (None: dropped).
+    fn run(
+        io: &Fake,
+        linger: &Linger,
+        arrive: &[i64],
+        linger_ms: u64,
+        drop_at: Option<i64>,
+    ) -> Vec<Option<Answer>> {
+        let mut answers: Vec<Option<Answer>> = arrive.iter().map(|_| None).collect();
+        let mut running: Running<'_> = Vec::new();
+        let mut started = vec![false; arrive.len()];
+        let mut cx = Context::from_waker(Waker::noop());
+        let start = io.now.get();
+        for _ in 0..100_000 {
+            let now = io.now.get() - start;
+            for (i, at) in arrive.iter().enumerate() {
+                if !started[i] && now >= *at {
+                    started[i] = true;
+                    let rid = format!("r{i}");
+                    running.push((i, Box::pin(linger.submit(io, member(&rid), linger_ms))));
+                }
+            }
+            if drop_at.is_some_and(|t| now >= t) {
+                running.retain(|(i, _)| *i != 0);
+            }
+            running.retain_mut(|(i, f)| match f.as_mut().poll(&mut cx) {
+                Poll::Ready(a) => {
+                    answers[*i] = Some(a);
+                    false
+                }
+                Poll::Pending => true,
+            });
+            if running.is_empty() && started.iter().all(|s| *s) {
+                return answers;
+            }
+            io.now.set(io.now.get() + 1);
+        }
+        panic!("members never finished");
+    }
+
+    #[test]
+    fn requests_within_the_linger_share_one_call_and_each_gets_its_own_answer() {
+        let io = fake(|id| match id {
+            "r1" => r#"["limited",500]"#.into(),
+            "r2" => r#"["duplicate",""]"#.into(),
+            _ => r#"["ok","7-0",0]"#.into(),
+        });
+        let linger = Linger::default();
+        let answers = run(&io, &linger, &[0, 1, 2, 3], 5, None);
+        assert_eq!(*io.calls.borrow(), [vec!["r0", "r1", "r2", "r3"]]);
+        assert_eq!(
+            answers[0],
+            Some(Ok(IngestOutcome::Appended("7-0".into(), false)))
+        );
+        assert_eq!(answers[1], Some(Ok(IngestOutcome::Limited(500))));
+        assert_eq!(
+            answers[2],
+            Some(Ok(IngestOutcome::Duplicate(String::new())))
+        );
+        assert_eq!(
+            answers[3],
+            Some(Ok(IngestOutcome::Appended("7-0".into(), false)))
+        );
+    }
+
+    #[test]
+    fn a_request_after_the_linger_starts_the_next_group() {
+        let io = fake(ok);
+        let linger = Linger::default();
+        run(&io, &linger, &[0, 2, 6, 7], 5, None);
+        assert_eq!(
+            *io.calls.borrow(),
+            [vec!["r0", "r1"], vec!["r2", "r3"]],
+            "r2 arrives after the first group closed (5 ms)"
+        );
+    }
+
+    #[test]
+    fn linger_zero_is_one_call_per_request_at_once() {
+        let io = fake(ok);
+        let linger = Linger::default();
+        let answers = run(&io, &linger, &[0, 0, 0], 0, None);
+        assert_eq!(io.calls.borrow().len(), 3);
+        assert!(answers.iter().all(|a| matches!(a, Some(Ok(_)))));
+    }
+
+    #[test]
+    fn a_redis_failure_fails_every_member_of_the_group_and_nothing_else() {
+        let mut io = fake(ok);
+        io.fail = true;
+        let linger = Linger::default();
+        let answers = run(&io, &linger, &[0, 1, 2], 5, None);
+        assert_eq!(io.calls.borrow().len(), 1);
+        for a in &answers {
+            assert!(matches!(a, Some(Err(RestError::Unavailable(_)))), "{a:?}");
+        }
+        // The next group is not poisoned by the failed one.
+        io.fail = false;
+        let answers = run(&io, &linger, &[0, 1], 5, None);
+        assert!(answers.iter().all(|a| matches!(a, Some(Ok(_)))));
+    }
+
+    #[test]
+    fn when_the_sender_goes_away_mid_call_another_member_sends_the_group_again() {
+        let mut io = fake(ok);
+        io.latency_ms = 50;
+        let linger = Linger::default();
+        // r0 sends at 5 ms (the linger) and is dropped at 10 ms, its call unanswered.
+        let answers = run(&io, &linger, &[0, 1, 2], 5, Some(10));
+        let calls = io.calls.borrow();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(calls[0], calls[1], "the same members, markers and all");
+        assert!(answers[0].is_none());
+        assert!(matches!(answers[1], Some(Ok(_))) && matches!(answers[2], Some(Ok(_))));
+    }
+
+    #[test]
+    fn a_member_over_half_the_group_budget_goes_alone_at_once() {
+        let io = fake(ok);
+        let linger = Linger::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut big = member("big");
+        big.pad_for_test(MAX_GROUP_BYTES);
+        let mut f = Box::pin(linger.submit(&io, big, 5));
+        let mut polls = 0;
+        while f.as_mut().poll(&mut cx).is_pending() {
+            io.now.set(io.now.get() + 1);
+            polls += 1;
+        }
+        assert_eq!(polls, 3, "the latency only, no linger");
+    }
+
+    #[test]
+    fn after_noscript_the_group_is_sent_again_with_the_script() {
+        let mut io = fake(ok);
+        io.noscript = true;
+        let linger = Linger::default();
+        let answers = run(&io, &linger, &[0, 1], 5, None);
+        assert_eq!(*io.by_sha.borrow(), [true, false]);
+        assert_eq!(io.calls.borrow()[0], io.calls.borrow()[1]);
+        assert!(answers.iter().all(|a| matches!(a, Some(Ok(_)))));
+    }
+
+    #[test]
+    fn unexpected_replies_fail_each_member_without_panicking() {
+        let v = serde_json::json!([["ok", "1-0", 0]]);
+        assert_eq!(split(Ok(v), 2).len(), 2);
+        assert!(split(Ok(serde_json::json!("x")), 1)[0].is_err());
+    }
+}
