@@ -17,6 +17,7 @@ Usage: upstash_rest.py --listen 127.0.0.1:8079 --redis redis://127.0.0.1:6390 --
 import argparse
 import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import logging
@@ -67,8 +68,28 @@ def parse_command(cmd):
     return args
 
 
+# Upstash-only script flags: Upstash reads them from the script's shebang, redis-server
+# refuses a flag it does not know. The front takes them out before Redis sees the script
+# and remembers which SHA the client knows the script by.
+UPSTASH_FLAGS = {"allow-key-locking"}
+
+
+def redis_script(text):
+    """The script as redis-server accepts it: Upstash-only shebang flags removed."""
+    if not text.startswith("#!lua"):
+        return text
+    line, nl, rest = text.partition("\n")
+    words = line.split()
+    flags = [f for w in words[1:] if w.startswith("flags=") for f in w[6:].split(",") if f]
+    kept = [f for f in flags if f not in UPSTASH_FLAGS]
+    if kept == flags:
+        return text
+    return ("#!lua flags=" + ",".join(kept) if kept else "#!lua") + nl + rest
+
+
 class Server:
     def __init__(self, redis_url, token):
+        self.script_shas = {}  # the client's SHA -> the SHA of what Redis holds
         self.token = token.encode()
         self.redis = aioredis.from_url(redis_url, decode_responses=False, max_connections=256, protocol=2)
         self.redis.response_callbacks.clear()  # raw RESP replies, like Upstash
@@ -89,6 +110,18 @@ class Server:
         except json.JSONDecodeError:
             return None
 
+    def scripts(self, args):
+        """EVAL / EVALSHA / SCRIPT LOAD of a script with Upstash-only flags, as Redis takes it."""
+        name = args[0].upper()
+        if name in ("EVAL", "EVAL_RO") and len(args) > 1:
+            text = redis_script(args[1])
+            if text != args[1]:
+                self.script_shas[hashlib.sha1(args[1].encode()).hexdigest()] = hashlib.sha1(text.encode()).hexdigest()
+                args = [args[0], text, *args[2:]]
+        elif name in ("EVALSHA", "EVALSHA_RO") and len(args) > 1:
+            args = [args[0], self.script_shas.get(args[1].lower(), args[1]), *args[2:]]
+        return args
+
     async def handle(self, request):
         if not self.authorized(request):
             return self.reply({"error": "Unauthorized"}, 401)
@@ -97,7 +130,7 @@ class Server:
         path = request.path.rstrip("/")
         try:
             if path == "":
-                args = parse_command(body)
+                args = self.scripts(parse_command(body))
                 try:
                     result = await self.redis.execute_command(*args)
                 except rexc.ResponseError as e:

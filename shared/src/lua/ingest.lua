@@ -1,3 +1,6 @@
+#!lua flags=allow-key-locking
+-- (Upstash: lock only the keys in KEYS, not the whole database; every key this script
+-- touches is passed in KEYS. The local Upstash front takes the flag out for redis-server.)
 -- The atomic ingest script for a group of requests (one request is a group of one):
 -- per request the rate limit, the replay and retry checks and the dead letters; the
 -- appends batched per write key. KEYS and ARGV are written by shared/src/redis/ingest.rs

@@ -7,7 +7,7 @@
 use super::{CommandWriter, INGEST_SCRIPT, RestCall};
 
 /// SHA-1 of [`INGEST_SCRIPT`], the name `EVALSHA` calls it by (pinned by a test).
-pub const INGEST_SCRIPT_SHA: &str = "09f616fbfa96152acffcd473909f380bf89aded8";
+pub const INGEST_SCRIPT_SHA: &str = "0f916a9dbae4deefc6b64c190230a4421909ce45";
 
 /// Arguments each member has in the script (`F` in ingest.lua).
 pub const MEMBER_ARGS: usize = 14;

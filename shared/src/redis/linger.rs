@@ -28,6 +28,10 @@ pub const TAKEOVER_MS: i64 = 1_000;
 /// Most bytes of members in one call (Upstash refuses requests over 10 MB; a group stays
 /// well under, and a member over half of it is sent alone, at once).
 pub const MAX_GROUP_BYTES: usize = 1_000_000;
+/// A group holding this many bytes is full and sent at once, linger or not (Kafka's
+/// `batch.size`): a batch request already spreads its call over many events, and waiting
+/// would only add latency.
+pub const FULL_GROUP_BYTES: usize = 64 * 1024;
 /// Most members in one call (each adds two keys and 14 arguments to the script).
 pub const MAX_MEMBERS: usize = 256;
 /// How long the one-off marker of a grouped request without messageIds lives: long enough
@@ -178,16 +182,24 @@ impl Linger {
                 g.bytes += member.len();
                 g.members.push(member);
                 g.slots.push(Slot::Waiting);
+                if g.bytes >= FULL_GROUP_BYTES {
+                    g.closes_at = now;
+                }
                 let index = g.members.len() - 1;
                 drop(g);
                 return (group.clone(), index);
             }
         }
+        let full = member.len() >= FULL_GROUP_BYTES;
         let group = Rc::new(RefCell::new(Group {
             bytes: member.len(),
             members: vec![member],
             slots: vec![Slot::Waiting],
-            closes_at: now.saturating_add(i64::try_from(linger_ms).unwrap_or(i64::MAX)),
+            closes_at: if full {
+                now
+            } else {
+                now.saturating_add(i64::try_from(linger_ms).unwrap_or(i64::MAX))
+            },
             sent_at: None,
         }));
         *open = Some(group.clone());
@@ -474,6 +486,22 @@ mod tests {
             polls += 1;
         }
         assert_eq!(polls, 3, "the latency only, no linger");
+    }
+
+    #[test]
+    fn a_full_group_is_sent_without_waiting_for_the_linger() {
+        let io = fake(ok);
+        let linger = Linger::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut batch = member("batch");
+        batch.pad_for_test(FULL_GROUP_BYTES);
+        let mut f = Box::pin(linger.submit(&io, batch, 30));
+        let mut polls = 0;
+        while f.as_mut().poll(&mut cx).is_pending() {
+            io.now.set(io.now.get() + 1);
+            polls += 1;
+        }
+        assert_eq!(polls, 3, "the latency only, not the 30 ms linger");
     }
 
     #[test]

@@ -109,7 +109,7 @@ table! {
     /// Group commit (Workers): requests an isolate receives within this many ms share one
     /// Upstash call, each still answered only after Redis confirmed its own events;
     /// 0 = one call per request. Ignored on Spin, where an instance serves one request.
-    LINGER_MS { Default("5"), secret: false, read_by: ALL }
+    LINGER_MS { Default("30"), secret: false, read_by: ALL }
     /// Bearer token a scheduler must send to the Spin processor's `POST /internal/drain`;
     /// without it the route answers 503.
     DRAIN_TOKEN { Optional("— (route off)"), secret: true, read_by: PROCESSOR }
