@@ -25,7 +25,7 @@ variable "name" {
 }
 
 variable "build_dir" {
-  description = "worker-build output directory holding index.js and index_bg.wasm (functions/collector/build after `worker-build --release`)."
+  description = "worker-build output directory holding index.js and index_bg.wasm (functions/collector/build after `scripts/build-worker functions/collector`)."
   type        = string
 }
 
