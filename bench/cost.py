@@ -631,7 +631,7 @@ def measure(args):
             measure_drain(r, "workers", shape, stream, group, args.drain_seconds)  # clean up, not reported
     sd = Path(os.environ["STACK_DIR"])
     results["sizes"] = file_sizes({
-        "Worker wasm (worker-build --release, wasm-opt)": ROOT / "functions/collector/build/index_bg.wasm",
+        "Worker wasm (scripts/build-worker: wasm-opt -Oz)": ROOT / "functions/collector/build/index_bg.wasm",
         "Spin collector component": sd / "spin/collector.wasm",
         "Spin processor component": sd / "spin/processor.wasm",
     })

@@ -2,8 +2,9 @@
 """Rewrite the README's bench table from one `scripts/bench` run (scripts/bench --report).
 
 Reads what scripts/bench left in its stack directory: wrk-<runtime>.txt (wrk output with
-bench/batch100.lua's summary line), sdk-<runtime>.txt (the throughput example's line) and
-sizes.txt (label, raw bytes, gzip bytes, path), and replaces the block between
+bench/batch100.lua's summary line), sdk-<runtime>.txt (the throughput example's line),
+sizes.txt (label, raw bytes, gzip bytes, path) and, when present, ratio-native.txt and
+ratio-wasm.txt (shared/examples/ratio's `ratio:` lines), and replaces the block between
 ``<!-- bench:begin -->`` and ``<!-- bench:end -->``. A missing or unparsable input is an
 error naming the file: the table is regenerated whole or not at all.
 """
@@ -21,7 +22,7 @@ from cost import replace_block  # noqa: E402
 
 RUNTIMES = {"workers": "Workers build under `wrangler dev`", "spin": "Spin build under `wasmtime serve`"}
 SIZE_LABELS = {
-    "worker": "Worker wasm after wasm-opt (`worker-build --release`, `index_bg.wasm`)",
+    "worker": "Worker wasm (`scripts/build-worker`: worker-build, wasm-opt -Oz, no names section; `index_bg.wasm`)",
     "spin-collector": "Spin collector component (`wasm32-wasip2` release, no wasm-opt)",
     "spin-processor": "Spin processor component",
     "spin-health": "Spin health component",
@@ -30,6 +31,14 @@ SIZE_LABELS = {
 WRK_SUMMARY = re.compile(r"requests (\d+), events (\d+), non-2xx (\d+), p50 ([\d.]+) ms, p95 ([\d.]+) ms, p99 ([\d.]+) ms")
 WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+RATIO = re.compile(r"^ratio: (\S+): plan ([\d.]+) µs/request \(([\d.]+) µs/event\), floor ([\d.]+) µs/request, "
+                   r"ratio ([\d.]+)", re.M)
+RATIO_RUNS = {
+    "native": ("native (x86_64)", "`cargo run --release -p ingest-core --example ratio`"),
+    "wasm": ("WASM (`wasm32-wasip1` under wasmtime, no wasm-opt)",
+             "`cargo build --release -p ingest-core --example ratio --target wasm32-wasip1`, "
+             "`wasmtime run target/wasm32-wasip1/release/examples/ratio.wasm`"),
+}
 SDK = re.compile(r"throughput: (\d+) events sent in ([\d.]+) s = (\d+) events/s \(dropped (\d+)")
 
 
@@ -48,6 +57,18 @@ def parse_sdk(text, name):
     if not m:
         raise ValueError(f"{name}: no 'throughput: … events/s' line")
     return {"events": int(m[1]), "seconds": float(m[2]), "eps": int(m[3]), "dropped": int(m[4])}
+
+
+def parse_ratio(text, name):
+    rows = [{"workload": m[1], "plan_us": float(m[2]), "plan_us_event": float(m[3]), "floor_us": float(m[4]),
+             "ratio": float(m[5])} for m in RATIO.finditer(text)]
+    if not rows:
+        raise ValueError(f"{name}: no 'ratio: <workload>: plan … µs/request' line")
+    return rows
+
+
+def us(x):
+    return f"{x / 1000:,.2f} ms" if x >= 1000 else f"{x:,.1f} µs"
 
 
 def parse_sizes(text):
@@ -80,6 +101,13 @@ def render(d, seconds, conn, sdk_events, meta):
     if sdk:
         rows.append(f"| One native Rust SDK client (100-event gzipped batches, one in flight, {sdk_events:,} events) "
                     f"| {sdk.replace(' , ', ', ')} | `scripts/bench` (runs `sdk/rust/examples/throughput`) |")
+    for run, (label, command) in RATIO_RUNS.items():
+        if run in d.get("ratio", {}):
+            cells = "; ".join(f"{r['workload']}: {r['ratio']:.2f}x ({us(r['plan_us'])} vs {us(r['floor_us'])})"
+                              for r in d["ratio"][run])
+            rows.append(f"| Planning a batch (parse, auth, validate, enrich, encode the Upstash call) vs the naive floor "
+                        f"(the same body into a `serde_json::Value` and back to text), best of 5 rounds: {label} "
+                        f"| {cells} | {command} |")
     load = f", load average {meta['loadavg']} before the runs" if meta.get("loadavg") else ""
     head = (f"From one `scripts/bench --report` run on {meta['date']}, commit {meta['commit']} (this 2-core machine is "
             f"shared{load}: rates move with what else runs). Regenerated whole; do not edit by hand.")
@@ -100,6 +128,8 @@ def main(argv=None):
         if (sd / f"wrk-{rt}.txt").exists():
             d["wrk"][rt] = parse_wrk((sd / f"wrk-{rt}.txt").read_text(), f"wrk-{rt}.txt")
             d["sdk"][rt] = parse_sdk((sd / f"sdk-{rt}.txt").read_text(), f"sdk-{rt}.txt")
+    d["ratio"] = {run: parse_ratio((sd / f"ratio-{run}.txt").read_text(encoding="utf-8"), f"ratio-{run}.txt")
+                  for run in RATIO_RUNS if (sd / f"ratio-{run}.txt").exists()}
     if not d["wrk"]:
         raise SystemExit(f"report: no wrk-*.txt in {sd}")
     meta = {"date": time.strftime("%Y-%m-%d", time.gmtime()),
