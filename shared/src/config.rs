@@ -150,7 +150,14 @@ impl Config {
             dedupe_window_seconds: v.number(&var::DEDUPE_WINDOW_SECONDS)?,
             log_level: log_level(&v)?,
             drain_lock_ms: v.number(&var::DRAIN_AFTER_ACK_MS)?,
-            linger_ms: v.number(&var::LINGER_MS)?,
+            linger_ms: match v.number::<u64>(&var::LINGER_MS)? {
+                // A request waits this long before its own call: past a second it is a
+                // misconfiguration (ms read as s), not a trade-off.
+                ms if ms > 1000 => {
+                    return Err(var::LINGER_MS.invalid("must be 0 to 1000 (ms)", &ms.to_string()));
+                }
+                ms => ms,
+            },
             signature_v1_until_s: {
                 let text = v.text(&var::SIGNATURE_V1_UNTIL);
                 crate::timestamp::parse_ms(&text)
@@ -236,6 +243,21 @@ mod tests {
         assert_eq!(c.log_level, LogLevel::Info);
         assert_eq!(c.sink, Sink::Redis);
         assert!(c.metrics_token.is_none() && c.public_api_host.is_none());
+    }
+
+    #[test]
+    fn linger_is_30_ms_by_default_and_at_most_a_second() {
+        assert_eq!(from(BASE).unwrap().linger_ms, 30);
+        let mut v = BASE.to_vec();
+        v.push(("LINGER_MS", "5000"));
+        let err = from(&v).unwrap_err();
+        assert!(
+            err.contains("LINGER_MS") && err.contains("0 to 1000"),
+            "{err}"
+        );
+        v.pop();
+        v.push(("LINGER_MS", "0"));
+        assert_eq!(from(&v).unwrap().linger_ms, 0);
     }
 
     #[test]

@@ -28,6 +28,7 @@ from conftest import (COLLECTOR_URL, KEY, OTHER_KEY, ROOT, RUNTIME, UPSTASH_TOKE
 SCRIPT = (ROOT / "shared" / "src" / "lua" / "ingest.lua").read_text()
 SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
 F = 14
+_sub_ms = iter(range(10**9))
 
 
 def billed(r):
@@ -46,14 +47,14 @@ def member(rid, *, wk="wk1", rl="rl:c", max_requests=100, nonce="-", nonce_ttl=0
         "keys": [f"gtest:rl:{rl}", f"gtest:sig:{nonce}"],
         "args": [str(max_requests), "60000", str(nonce_ttl), str(lock_ttl), wk, rid, "1764260400500",
                  json.dumps(events) if events else "", str(len(events)), str(rejected), rejects,
-                 metrics, marker, str((int(time.time() * 1000) + 600_000) * 1000 + hash(rid) % 1000 if marker else 0)],
+                 metrics, marker, str((int(time.time() * 1000) + 600_000) * 1000 + next(_sub_ms) % 1000 if marker else 0)],
     }
 
 
-def run_script(members, stream, trim=0):
+def run_script(members, stream, trim=0, attempt=1):
     keys = [stream, stream + ":invalid", stream + ":seen", stream + ":drain:lock",
             stream + ":drain:wanted", stream + ":metrics"]
-    args = [str(len(members)), str(trim)]
+    args = [str(len(members)), str(trim), str(attempt)]
     for m in members:
         keys += m["keys"]
         assert len(m["args"]) == F
@@ -75,8 +76,9 @@ def stream(r):
 
 def test_the_script_answers_each_member_of_a_mixed_group_on_its_own(r, stream):
     r.set("gtest:rl:limited", 5, px=60000)
-    later = (int(time.time() * 1000) + 600_000) * 1000
-    r.zadd(stream + ":seen", {"seen-before": later, "seen-before2": later + 1})
+    # Scores no member of this call can have (theirs end in their own sub-ms part >= 0).
+    later = (int(time.time() * 1000) + 600_000) * 1000 - 1
+    r.zadd(stream + ":seen", {"seen-before": later, "seen-before2": later - 1})
     r.set("gtest:sig:used", "1", px=60000)
     members = [
         member("a", rl="limited", max_requests=5),          # over its rate limit
@@ -114,6 +116,44 @@ def test_a_failed_append_takes_back_every_marker_and_nonce_of_the_group(r, strea
     assert r.get("gtest:sig:n1") is None
     r.delete(stream)
     assert [o[0] for o in run_script([member("a", marker="ma")], stream)] == ["ok"]
+
+
+def test_a_repeated_group_call_appends_nothing_and_refuses_nothing(r, stream):
+    """A member sends the group again when its sender vanished (attempt 2): what attempt 1
+    stored is a duplicate, whatever the rate limit or the nonce now say."""
+    group = [member("a", marker="ma"), member("b", marker="mb", nonce="n-b", nonce_ttl=60000),
+             member("c", marker="mc", rl="tight", max_requests=1)]
+    assert [o[0] for o in run_script(group, stream)] == ["ok", "ok", "ok"]
+    again = run_script(group, stream, attempt=2)
+    assert [o[0] for o in again] == ["duplicate", "duplicate", "duplicate"], again
+    assert r.xlen(stream) == 1
+    assert int(r.get("gtest:rl:tight")) == 1, "the repeat did not count c again"
+
+
+def test_an_attempt_that_arrives_after_its_repeat_appends_nothing(r, stream):
+    group = [member("a", marker="ma"), member("b", marker="mb")]
+    assert [o[0] for o in run_script(group, stream, attempt=2)] == ["ok", "ok"]
+    late = run_script(group, stream, attempt=1)
+    assert [o[0] for o in late] == ["duplicate", "duplicate"], late
+    assert r.xlen(stream) == 1
+
+
+def test_the_same_request_twice_in_a_group_shares_its_first_copys_fate(r, stream):
+    assert [o[0] for o in run_script([member("a", marker="m1"), member("a2", marker="m1")], stream)] == \
+        ["ok", "duplicate"]
+    r.delete(stream)
+    r.set(stream, "not a stream")
+    out = run_script([member("b", marker="m2"), member("b2", marker="m2")], stream)
+    assert [o[0] for o in out] == ["error", "error"], "never a 200 for a copy of a failed append"
+    assert r.zscore(stream + ":seen", "m2") is None
+
+
+def test_a_broken_marker_set_fails_its_members_and_gives_their_nonces_back(r, stream):
+    r.set(stream + ":seen", "not a sorted set")
+    out = run_script([member("a", marker="ma", nonce="n-a", nonce_ttl=60000)], stream)
+    assert out[0][0] == "error" and "WRONGTYPE" in out[0][1], out
+    assert r.get("gtest:sig:n-a") is None, "the retry must not be refused as a replay"
+    assert r.xlen(stream) == 0
 
 
 def test_a_group_of_32_one_event_requests_costs_a_handful_of_commands(r, stream):

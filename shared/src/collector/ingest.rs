@@ -373,7 +373,7 @@ fn redis_append(
     // gets a one-off marker, so a group's call can be repeated (see redis::linger).
     let marker = match e.marker {
         Some(m) if dedupe_ms > 0 => Some((m, dedupe_ms)),
-        _ if b.cfg.linger_ms > 0 && count > 0 => {
+        _ if b.cfg.linger_ms > 0 => {
             let mut id = [0u8; 16];
             rng.fill(&mut id);
             Some((id, crate::redis::linger::ONE_OFF_MARKER_MS))

@@ -9,8 +9,9 @@
 -- KEYS: 1 stream, 2 dead letters, 3 seen (retry markers: a sorted set scored by expiry),
 --       4 drain lock, 5 drain wanted, 6 metrics; then per member m: 6+2m-1 its rate-limit
 --       counter, 6+2m its signature nonce.
--- ARGV: 1 member count, 2 trim (drop markers that expired before this score; 0: not now);
---       then per member m, from b = 2 + (m-1)*14: b+1 requests per window (0: no limit),
+-- ARGV: 1 member count, 2 trim (drop markers that expired before this score; 0: not now),
+--       3 attempt (1; 2 when a member sends the group again because its sender vanished);
+--       then per member m, from b = 3 + (m-1)*14: b+1 requests per window (0: no limit),
 --       b+2 window ms, b+3 nonce TTL ms (0: unsigned or v1), b+4 drain lock TTL ms (0: not
 --       offered), b+5 write key, b+6 request id, b+7 received at, b+8 events JSON ('': none),
 --       b+9 accepted, b+10 rejected, b+11 rejects JSON (''), b+12 metrics ("field\nn\n"...),
@@ -26,14 +27,36 @@
 -- drain 0/1}, {'limited', ms}, {'replayed', 0}, {'duplicate', ''} or {'error', message}.
 local F = 14
 local n = tonumber(ARGV[1])
+local attempt = tonumber(ARGV[3])
 local seen = KEYS[3]
 local out = {}
-local function arg(m, i) return ARGV[2 + (m - 1) * F + i] end
+local function arg(m, i) return ARGV[3 + (m - 1) * F + i] end
+-- A marker's score for this attempt: each attempt stores a different one, so a marker
+-- stored by an earlier attempt of the same call is told from one this call just added.
+local function score(m) return tonumber(arg(m, 14)) + attempt - 1 end
+local function nonce_back(m)
+  if tonumber(arg(m, 3)) > 0 then redis.call('DEL', KEYS[6 + 2 * m]) end
+end
+
+-- A repeated call (attempt > 1): what an earlier attempt stored is a duplicate, before
+-- any rate limit or nonce is looked at again.
+if attempt > 1 then
+  local names, asked = {}, {}
+  for m = 1, n do
+    if arg(m, 13) ~= '' then names[#names + 1] = arg(m, 13); asked[#asked + 1] = m end
+  end
+  if #names > 0 then
+    local scores = redis.call('ZMSCORE', seen, unpack(names))
+    for i, m in ipairs(asked) do
+      if scores[i] then out[m] = { 'duplicate', '' } end
+    end
+  end
+end
 
 -- Rate limits: one INCRBY per counter, members judged in arrival order.
 local counters, order = {}, {}
 for m = 1, n do
-  if tonumber(arg(m, 1)) > 0 then
+  if not out[m] and tonumber(arg(m, 1)) > 0 then
     local k = KEYS[6 + 2 * m - 1]
     local c = counters[k]
     if not c then
@@ -66,39 +89,49 @@ for m = 1, n do
   end
 end
 
--- Retry markers: a request appended before (or twice in this group) is a duplicate.
-local ask, taken = {}, {}
+-- Retry markers: a request appended before is a duplicate; the same request twice in
+-- this group answers as its first copy does (a duplicate if that one is appended).
+local ask, taken, copy_of = {}, {}, {}
 for m = 1, n do
   local marker = arg(m, 13)
   if not out[m] and marker ~= '' then
-    if taken[marker] then out[m] = { 'duplicate', '' } else taken[marker] = m; ask[#ask + 1] = m end
+    if taken[marker] then copy_of[m] = taken[marker] else taken[marker] = m; ask[#ask + 1] = m end
   end
 end
 -- All are added at once (NX keeps an existing marker's score); only when fewer were new
 -- than asked does ZMSCORE tell which: a marker added here carries its member's own score,
 -- unique to the request (expiry in µs plus a random part).
+-- A failure here (a full or mistyped set) answers those requests 'error' and takes their
+-- nonces back, so their retries are neither refused as replays nor lost.
 if #ask > 0 then
   local add = {}
-  for _, m in ipairs(ask) do add[#add + 1] = arg(m, 14); add[#add + 1] = arg(m, 13) end
-  local added = redis.call('ZADD', seen, 'NX', unpack(add))
-  if added < #ask then
+  for _, m in ipairs(ask) do add[#add + 1] = string.format('%.0f', score(m)); add[#add + 1] = arg(m, 13) end
+  local added = redis.pcall('ZADD', seen, 'NX', unpack(add))
+  local failed = type(added) == 'table' and added.err
+  if not failed and added < #ask then
     if #ask == 1 then
       out[ask[1]] = { 'duplicate', '' }
     else
       local names = {}
       for i, m in ipairs(ask) do names[i] = arg(m, 13) end
-      local scores = redis.call('ZMSCORE', seen, unpack(names))
-      for i, m in ipairs(ask) do
-        if tonumber(scores[i]) ~= tonumber(arg(m, 14)) then out[m] = { 'duplicate', '' } end
+      local scores = redis.pcall('ZMSCORE', seen, unpack(names))
+      failed = scores.err
+      if not failed then
+        for i, m in ipairs(ask) do
+          if tonumber(scores[i]) ~= score(m) then out[m] = { 'duplicate', '' } end
+        end
       end
     end
+  end
+  if failed then
+    for _, m in ipairs(ask) do nonce_back(m); out[m] = { 'error', failed } end
   end
 end
 
 -- The appends: one entry per write key, holding the events of its members in order.
 local entries, keys = {}, {}
 for m = 1, n do
-  if not out[m] and arg(m, 8) ~= '' then
+  if not out[m] and not copy_of[m] and arg(m, 8) ~= '' then
     local wk = arg(m, 5)
     if not entries[wk] then entries[wk] = {}; keys[#keys + 1] = wk end
     local e = entries[wk]
@@ -122,12 +155,16 @@ for _, wk in ipairs(keys) do
       -- back, so the client's retry is appended rather than answered as a duplicate of
       -- nothing, or refused as a replay.
       if arg(m, 13) ~= '' then redis.call('ZREM', seen, arg(m, 13)) end
-      if tonumber(arg(m, 3)) > 0 then redis.call('DEL', KEYS[6 + 2 * m]) end
+      nonce_back(m)
       out[m] = { 'error', added.err }
     else
       out[m] = { 'ok', added, 0 }
     end
   end
+end
+
+for m, first in pairs(copy_of) do
+  if not out[first] or out[first][1] == 'ok' then out[m] = { 'duplicate', '' } else out[m] = out[first] end
 end
 
 -- Per member that went through: its dead letters, its counters, the drain lock.

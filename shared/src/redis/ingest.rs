@@ -7,7 +7,7 @@
 use super::{CommandWriter, INGEST_SCRIPT, RestCall};
 
 /// SHA-1 of [`INGEST_SCRIPT`], the name `EVALSHA` calls it by (pinned by a test).
-pub const INGEST_SCRIPT_SHA: &str = "0f916a9dbae4deefc6b64c190230a4421909ce45";
+pub const INGEST_SCRIPT_SHA: &str = "55dc4c5c80bb0fddb611706498130645782f3f32";
 
 /// Arguments each member has in the script (`F` in ingest.lua).
 pub const MEMBER_ARGS: usize = 14;
@@ -122,9 +122,9 @@ impl Member {
         self.args.push_str(&" ".repeat(bytes));
     }
 
-    /// This member alone, as a call (`EVALSHA`).
+    /// This member alone, as a call (`EVALSHA`, first attempt).
     pub fn call(&self) -> RestCall {
-        call(&[self], false)
+        call(&[self], false, 1)
     }
 }
 
@@ -195,8 +195,9 @@ pub fn end(m: MemberWriter, tail: &MemberTail<'_>) -> Member {
 }
 
 /// The one call for these members (all of the same group): `EVALSHA`, or `EVAL` with the
-/// script's text when `with_script` (after a `NOSCRIPT`).
-pub fn call(members: &[&Member], with_script: bool) -> RestCall {
+/// script's text when `with_script` (after a `NOSCRIPT`). `attempt` is 1, and 2 when a
+/// group's call is sent again by another member (see [`super::linger`]).
+pub fn call(members: &[&Member], with_script: bool, attempt: u32) -> RestCall {
     let size: usize = members.iter().map(|m| m.len()).sum();
     let head = if with_script {
         INGEST_SCRIPT.len() + 64
@@ -222,8 +223,9 @@ pub fn call(members: &[&Member], with_script: bool) -> RestCall {
         body.push(',');
         body.push_str(&m.keys);
     }
-    let trim = members.iter().map(|m| m.trim_before_us).max().unwrap_or(0);
-    body.push_str(&format!(",\"{}\",\"{trim}\"", members.len()));
+    // The first member decides the trim: one call in 64, not one in 64 of the members.
+    let trim = members.first().map_or(0, |m| m.trim_before_us);
+    body.push_str(&format!(",\"{}\",\"{trim}\",\"{attempt}\"", members.len()));
     for m in members {
         body.push(',');
         body.push_str(&m.args);
@@ -285,6 +287,11 @@ impl IngestView {
         self.argv(2).parse().unwrap_or(0)
     }
 
+    /// The attempt (1, or 2 for a group sent again).
+    pub fn attempt(&self) -> u32 {
+        self.argv(3).parse().unwrap_or(0)
+    }
+
     /// Member `m`'s (1-based) view.
     pub fn member(&self, m: usize) -> MemberView<'_> {
         MemberView { v: self, m }
@@ -332,7 +339,7 @@ pub struct MemberView<'a> {
 impl<'a> MemberView<'a> {
     /// The member's argument `i` (1..=14, as `arg(m, i)` in ingest.lua).
     pub fn arg(&self, i: usize) -> &'a str {
-        self.v.argv(2 + (self.m - 1) * MEMBER_ARGS + i)
+        self.v.argv(3 + (self.m - 1) * MEMBER_ARGS + i)
     }
     /// The rate-limit key.
     pub fn rate_limit(&self) -> &'a str {
@@ -441,18 +448,17 @@ mod tests {
         let marker = "ab".repeat(16);
         let a = member("r1", Some((&marker, 900_000)), 0);
         let b = member("r2", None, 77);
-        let call = call(&[&a, &b], false);
+        let call = call(&[&a, &b], false, 1);
         let v = IngestView::parse(&call).unwrap();
         assert!(v.by_sha());
         assert_eq!(v.key(1), "s");
         assert_eq!(v.key(3), "s:seen");
         assert_eq!(v.key(6), "s:metrics");
         assert_eq!(v.members(), 2);
-        assert_eq!(
-            v.trim_before_us(),
-            77,
-            "the group trims when any member asks"
-        );
+        assert_eq!(v.trim_before_us(), 0, "the first member decides the trim");
+        assert_eq!(v.attempt(), 1);
+        let again = IngestView::parse(&super::call(&[&b, &a], false, 2)).unwrap();
+        assert_eq!((again.trim_before_us(), again.attempt()), (77, 2));
         let (one, two) = (v.member(1), v.member(2));
         assert_eq!(
             (one.rate_limit(), two.rate_limit()),
@@ -480,7 +486,8 @@ mod tests {
         // The Lua reads its arguments at these places (see the header of ingest.lua).
         for line in [
             "local F = 14",
-            "local function arg(m, i) return ARGV[2 + (m - 1) * F + i] end",
+            "local function arg(m, i) return ARGV[3 + (m - 1) * F + i] end",
+            "local attempt = tonumber(ARGV[3])",
             "local k = KEYS[6 + 2 * m - 1]",
             "KEYS[6 + 2 * m], '1', 'NX'",
             "if ARGV[2] ~= '0' then redis.call('ZREMRANGEBYSCORE', seen",
@@ -497,7 +504,7 @@ mod tests {
     fn with_the_script_the_call_is_an_eval_of_the_same_arguments() {
         let a = member("r1", None, 0);
         let by_sha = IngestView::parse(&a.call()).unwrap();
-        let with = IngestView::parse(&call(&[&a], true)).unwrap();
+        let with = IngestView::parse(&call(&[&a], true, 1)).unwrap();
         assert!(!with.by_sha());
         assert_eq!(by_sha.args.get(2..), with.args.get(2..));
     }

@@ -6,10 +6,15 @@
 //! no member ever waits on another's future: each polls the shared group with its own
 //! timer, and whichever member finds the group due sends it with its own I/O. If the
 //! sender's request goes away mid-call (its client disconnected and workerd dropped its
-//! tasks), nothing answers; after [`TAKEOVER_MS`] the next member to look sends the same
-//! call again. That repeat is harmless: in a group every member carries a retry marker
-//! (its messageIds' hash, or a one-off id), so what the first call appended comes back as
-//! `duplicate` and is answered 200 without a second append.
+//! tasks), nothing answers; after [`TAKEOVER_MS`] (longer than a live sender's own
+//! backend deadline, so a slow Upstash is not answered with a storm of repeats) the next
+//! member to look sends the call again, once, as attempt 2; if that is not answered
+//! within [`GIVE_UP_MS`] either, every member still waiting is answered 503. The repeat
+//! is harmless: in a group every member carries a retry marker (its messageIds' hash, or
+//! a one-off id), and the script looks up the markers of a repeated call before anything
+//! else, so what attempt 1 stored comes back `duplicate` (200) without a second append, a
+//! second rate-limit count or a refused nonce; each attempt scores its markers apart, so
+//! an attempt 1 that reaches Redis after attempt 2 also finds its markers taken.
 //!
 //! Each member is answered from its own slot of the script's reply: one member's rate
 //! limit, replay or duplicate never touches another's, and bad input never reaches a group
@@ -23,8 +28,14 @@ use std::rc::Rc;
 
 /// How often a member waiting on a sent group looks at it, ms.
 pub const POLL_MS: u64 = 1;
-/// After this long without an answer, a waiting member sends the group's call itself.
-pub const TAKEOVER_MS: i64 = 1_000;
+/// After this long without an answer, a waiting member sends the group's call again: more
+/// than a platform's backend deadline (10 s on Workers), so only a sender that went away
+/// is taken over, never a slow one.
+pub const TAKEOVER_MS: i64 = 11_000;
+/// After the repeat, this long without an answer fails every member still waiting (503).
+pub const GIVE_UP_MS: i64 = 11_000;
+/// Attempts of one group's call: the first and at most one repeat.
+pub const MAX_ATTEMPTS: u32 = 2;
 /// Most bytes of members in one call (Upstash refuses requests over 10 MB; a group stays
 /// well under, and a member over half of it is sent alone, at once).
 pub const MAX_GROUP_BYTES: usize = 1_000_000;
@@ -35,7 +46,7 @@ pub const FULL_GROUP_BYTES: usize = 64 * 1024;
 /// Most members in one call (each adds two keys and 14 arguments to the script).
 pub const MAX_MEMBERS: usize = 256;
 /// How long the one-off marker of a grouped request without messageIds lives: long enough
-/// to cover a takeover's repeat.
+/// to cover a takeover's repeat (attempt 2 is sent at most [`TAKEOVER_MS`] after the first).
 pub const ONE_OFF_MARKER_MS: i64 = 60_000;
 
 /// One member's answer.
@@ -44,7 +55,10 @@ pub type Answer = Result<IngestOutcome, RestError>;
 /// Send these members' call (`EVALSHA`; `EVAL` with the script after a `NOSCRIPT`) and
 /// split the reply into one answer per member.
 pub async fn send<I: Io>(io: &I, members: &[&Member]) -> Vec<Answer> {
-    send_built(io, members.len(), |with_script| call(members, with_script)).await
+    send_built(io, members.len(), |with_script| {
+        call(members, with_script, 1)
+    })
+    .await
 }
 
 /// [`send`] for a call built on demand (`build(with_script)`), so a group's members are
@@ -94,12 +108,13 @@ struct Group {
     bytes: usize,
     closes_at: i64,
     sent_at: Option<i64>,
+    attempts: u32,
 }
 
 enum Step {
     Done(Answer),
     Wait(u64),
-    Send,
+    Send(u32),
 }
 
 impl Group {
@@ -111,17 +126,27 @@ impl Group {
             return Step::Done(answer);
         }
         match self.sent_at {
-            None if now >= self.closes_at => {
-                self.sent_at = Some(now);
-                Step::Send
-            }
+            None if now >= self.closes_at => self.send(now),
             None => Step::Wait(u64::try_from(self.closes_at - now).unwrap_or(1)),
-            Some(at) if now - at >= TAKEOVER_MS => {
-                self.sent_at = Some(now);
-                Step::Send
+            Some(at) if self.attempts < MAX_ATTEMPTS && now - at >= TAKEOVER_MS => self.send(now),
+            Some(at) if self.attempts >= MAX_ATTEMPTS && now - at >= GIVE_UP_MS => {
+                let n = self.slots.len();
+                self.fill(vec![
+                    Err(RestError::Unavailable(format!(
+                        "the group's call was not answered (sent {MAX_ATTEMPTS} times)"
+                    )));
+                    n
+                ]);
+                self.step(index, now)
             }
             Some(_) => Step::Wait(POLL_MS),
         }
+    }
+
+    fn send(&mut self, now: i64) -> Step {
+        self.sent_at = Some(now);
+        self.attempts += 1;
+        Step::Send(self.attempts)
     }
 
     fn fill(&mut self, answers: Vec<Answer>) {
@@ -152,7 +177,7 @@ impl Linger {
             match step {
                 Step::Done(answer) => return answer,
                 Step::Wait(ms) => io.sleep(ms.max(1)).await,
-                Step::Send => {
+                Step::Send(attempt) => {
                     self.close(&group);
                     // The call is built while borrowed and sent after: no borrow is held
                     // across the await, so the other members keep polling.
@@ -160,7 +185,7 @@ impl Linger {
                     let answers = send_built(io, n, |with_script| {
                         let g = group.borrow();
                         let refs: Vec<&Member> = g.members.iter().collect();
-                        call(&refs, with_script)
+                        call(&refs, with_script, attempt)
                     })
                     .await;
                     group.borrow_mut().fill(answers);
@@ -195,6 +220,7 @@ impl Linger {
             bytes: member.len(),
             members: vec![member],
             slots: vec![Slot::Waiting],
+            attempts: 0,
             closes_at: if full {
                 now
             } else {
@@ -245,6 +271,7 @@ mod tests {
         /// The server lost its script cache: `EVALSHA` gets `NOSCRIPT`.
         noscript: bool,
         by_sha: RefCell<Vec<bool>>,
+        attempts: RefCell<Vec<u32>>,
     }
 
     struct Sleep<'a> {
@@ -271,6 +298,7 @@ mod tests {
                 .collect();
             self.calls.borrow_mut().push(ids.clone());
             self.by_sha.borrow_mut().push(v.by_sha());
+            self.attempts.borrow_mut().push(v.attempt());
             self.sleep(u64::try_from(self.latency_ms).unwrap()).await;
             if self.noscript && v.by_sha() {
                 return Ok(HttpReply::new(
@@ -311,6 +339,7 @@ mod tests {
             fail: false,
             noscript: false,
             by_sha: RefCell::new(Vec::new()),
+            attempts: RefCell::new(Vec::new()),
         }
     }
 
@@ -459,7 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn when_the_sender_goes_away_mid_call_another_member_sends_the_group_again() {
+    fn when_the_sender_goes_away_mid_call_another_member_sends_the_group_again_once() {
         let mut io = fake(ok);
         io.latency_ms = 50;
         let linger = Linger::default();
@@ -467,9 +496,62 @@ mod tests {
         let answers = run(&io, &linger, &[0, 1, 2], 5, Some(10));
         let calls = io.calls.borrow();
         assert_eq!(calls.len(), 2, "{calls:?}");
-        assert_eq!(calls[0], calls[1], "the same members, markers and all");
+        assert_eq!(calls[0], calls[1], "the same members");
+        assert_eq!(*io.attempts.borrow(), [1, 2], "the repeat says it is one");
         assert!(answers[0].is_none());
         assert!(matches!(answers[1], Some(Ok(_))) && matches!(answers[2], Some(Ok(_))));
+    }
+
+    #[test]
+    fn a_slow_sender_is_waited_for_not_taken_over() {
+        let mut io = fake(ok);
+        io.latency_ms = 9_000; // under the platform's 10 s deadline
+        let linger = Linger::default();
+        let answers = run(&io, &linger, &[0, 1, 2], 5, None);
+        assert_eq!(
+            io.calls.borrow().len(),
+            1,
+            "no repeat while the sender waits"
+        );
+        assert!(answers.iter().all(|a| matches!(a, Some(Ok(_)))));
+    }
+
+    #[test]
+    fn when_the_repeat_is_not_answered_either_every_waiting_member_gets_503() {
+        let mut io = fake(ok);
+        io.latency_ms = 1_000_000; // never, as far as the members can tell
+        let linger = Linger::default();
+        // r0 sends and goes away; r1 repeats; r1 goes on waiting on its own call, and r2
+        // is answered when the repeat's time is up.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut members: Vec<Pin<Box<dyn Future<Output = Answer> + '_>>> = (0..3)
+            .map(|i| {
+                Box::pin(linger.submit(&io, member(&format!("r{i}")), 5))
+                    as Pin<Box<dyn Future<Output = Answer>>>
+            })
+            .collect();
+        let mut done = None;
+        for _ in 0..(TAKEOVER_MS + GIVE_UP_MS + 100) {
+            for (i, f) in members.iter_mut().enumerate() {
+                if i == 0 && io.now.get() > 1_010 {
+                    continue; // dropped
+                }
+                if let Poll::Ready(a) = f.as_mut().poll(&mut cx) {
+                    done.get_or_insert((i, a));
+                }
+            }
+            if done.is_some() {
+                break;
+            }
+            io.now.set(io.now.get() + 1);
+        }
+        let (_, answer) = done.expect("a member was answered");
+        assert!(
+            matches!(answer, Err(RestError::Unavailable(_))),
+            "{answer:?}"
+        );
+        assert_eq!(*io.attempts.borrow(), [1, 2]);
+        assert!(io.now.get() - 1_000 <= 5 + TAKEOVER_MS + GIVE_UP_MS + 2);
     }
 
     #[test]
