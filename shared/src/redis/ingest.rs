@@ -98,9 +98,15 @@ pub struct Member {
     keys: String,
     args: String,
     trim_before_us: i64,
+    events: usize,
 }
 
 impl Member {
+    /// Events this member appends.
+    pub fn events(&self) -> usize {
+        self.events
+    }
+
     /// Bytes this member adds to a call.
     pub fn len(&self) -> usize {
         self.keys.len() + self.args.len() + 2
@@ -191,6 +197,7 @@ pub fn end(m: MemberWriter, tail: &MemberTail<'_>) -> Member {
         keys,
         args: w.into_fragment(),
         trim_before_us: tail.trim_before_us,
+        events: tail.accepted,
     }
 }
 

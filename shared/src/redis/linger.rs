@@ -28,6 +28,9 @@ use std::rc::Rc;
 
 /// How often a member waiting on a sent group looks at it, ms.
 pub const POLL_MS: u64 = 1;
+/// How often a member of a group still open looks at it, ms: a group can be filled and
+/// sent before its linger is over, and its members should not sleep through that.
+pub const OPEN_POLL_MS: u64 = 4;
 /// After this long without an answer, a waiting member sends the group's call again: more
 /// than a platform's backend deadline (10 s on Workers), so only a sender that went away
 /// is taken over, never a slow one.
@@ -43,6 +46,10 @@ pub const MAX_GROUP_BYTES: usize = 1_000_000;
 /// `batch.size`): a batch request already spreads its call over many events, and waiting
 /// would only add latency.
 pub const FULL_GROUP_BYTES: usize = 64 * 1024;
+/// A group holding this many events is full too: its ~4 commands are already under 0.125
+/// per event, so a batch (an SDK's 100 small events, one request in flight) never waits
+/// for company it does not need.
+pub const FULL_GROUP_EVENTS: usize = 32;
 /// Most members in one call (each adds two keys and 14 arguments to the script).
 pub const MAX_MEMBERS: usize = 256;
 /// How long the one-off marker of a grouped request without messageIds lives: long enough
@@ -106,6 +113,7 @@ struct Group {
     members: Vec<Member>,
     slots: Vec<Slot>,
     bytes: usize,
+    events: usize,
     closes_at: i64,
     sent_at: Option<i64>,
     attempts: u32,
@@ -127,7 +135,11 @@ impl Group {
         }
         match self.sent_at {
             None if now >= self.closes_at => self.send(now),
-            None => Step::Wait(u64::try_from(self.closes_at - now).unwrap_or(1)),
+            None => Step::Wait(
+                u64::try_from(self.closes_at - now)
+                    .unwrap_or(1)
+                    .min(OPEN_POLL_MS),
+            ),
             Some(at) if self.attempts < MAX_ATTEMPTS && now - at >= TAKEOVER_MS => self.send(now),
             Some(at) if self.attempts >= MAX_ATTEMPTS && now - at >= GIVE_UP_MS => {
                 let n = self.slots.len();
@@ -205,9 +217,10 @@ impl Linger {
                 && g.members.first().is_some_and(|m| m.same_group(&member));
             if fits {
                 g.bytes += member.len();
+                g.events += member.events();
                 g.members.push(member);
                 g.slots.push(Slot::Waiting);
-                if g.bytes >= FULL_GROUP_BYTES {
+                if g.bytes >= FULL_GROUP_BYTES || g.events >= FULL_GROUP_EVENTS {
                     g.closes_at = now;
                 }
                 let index = g.members.len() - 1;
@@ -215,9 +228,10 @@ impl Linger {
                 return (group.clone(), index);
             }
         }
-        let full = member.len() >= FULL_GROUP_BYTES;
+        let full = member.len() >= FULL_GROUP_BYTES || member.events() >= FULL_GROUP_EVENTS;
         let group = Rc::new(RefCell::new(Group {
             bytes: member.len(),
+            events: member.events(),
             members: vec![member],
             slots: vec![Slot::Waiting],
             attempts: 0,
@@ -584,6 +598,21 @@ mod tests {
             polls += 1;
         }
         assert_eq!(polls, 3, "the latency only, not the 30 ms linger");
+    }
+
+    #[test]
+    fn a_group_of_enough_events_is_sent_without_waiting_for_the_linger() {
+        let io = fake(ok);
+        let linger = Linger::default();
+        // 32 one-event members: the 32nd fills the group, which goes at once.
+        let arrive: Vec<i64> = (0..FULL_GROUP_EVENTS as i64).map(|i| i / 8).collect();
+        run(&io, &linger, &arrive, 30, None);
+        assert_eq!(io.calls.borrow().len(), 1);
+        assert!(
+            io.now.get() - 1_000 < 30,
+            "sent when full, not at the linger: {} ms",
+            io.now.get() - 1_000
+        );
     }
 
     #[test]
