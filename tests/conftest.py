@@ -7,6 +7,7 @@ default to the test stack's ports.
 """
 
 import base64
+import contextlib
 import gzip
 import ipaddress
 import itertools
@@ -116,6 +117,22 @@ def client():
 @pytest.fixture(scope="session")
 def r():
     return redis.Redis(port=REDIS_PORT, decode_responses=True)
+
+
+@contextlib.contextmanager
+def unwritable_stream(r):
+    """The stream cannot be appended to while inside: the real one (consumer group and
+    entries included) is renamed aside and a string put where it lives; both are put back
+    after."""
+    aside = STREAM + ":aside-for-test"
+    assert r.type(STREAM) == "stream"
+    r.rename(STREAM, aside)
+    try:
+        r.set(STREAM, "not a stream")
+        yield
+    finally:
+        r.delete(STREAM)
+        r.rename(aside, STREAM)
 
 
 def stream_entries(r, stream=STREAM):

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from conftest import (COLLECTOR_URL, KEY, OTHER_KEY, ROOT, RUNTIME, UPSTASH_TOKEN, UPSTASH_URL,
-                      basic, events_by_message_id, fresh_ip, peer_headers, uid)
+                      basic, events_by_message_id, fresh_ip, peer_headers, uid, unwritable_stream)
 
 SCRIPT = (ROOT / "shared" / "src" / "lua" / "ingest.lua").read_text()
 SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
@@ -309,10 +309,6 @@ def test_other_write_keys_in_one_group_get_their_own_entries(r):
     assert found[a][0]["_fields"]["wk"] != found[b][0]["_fields"]["wk"]
 
 
-STREAM = "analytics_events"
-ASIDE = STREAM + ":aside-for-group-test"
-
-
 def test_a_redis_failure_mid_group_fails_each_member_and_loses_nothing(r):
     """The append of a whole group fails (the stream key holds a string): every member is
     answered 503, none 200, and their markers are taken back, so each client's retry is
@@ -320,14 +316,8 @@ def test_a_redis_failure_mid_group_fails_each_member_and_loses_nothing(r):
     user = uid("u")
     bodies = [one_event(uid("f"), user) for _ in range(12)]
     mids = [b["batch"][0]["messageId"] for b in bodies]
-    assert r.type(STREAM) == "stream"
-    r.rename(STREAM, ASIDE)
-    try:
-        r.set(STREAM, "not a stream")
+    with unwritable_stream(r):
         replies = fire(bodies, [fresh_ip() for _ in bodies])
-    finally:
-        r.delete(STREAM)
-        r.rename(ASIDE, STREAM)
     assert [x.status_code for x in replies] == [503] * len(bodies), [x.text for x in replies]
     assert all(x.json()["code"] == "backend_unavailable" for x in replies)
     replies = fire(bodies, [fresh_ip() for _ in bodies])

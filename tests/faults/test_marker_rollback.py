@@ -5,26 +5,18 @@ Otherwise the client's retry would be answered 200 "duplicate" for events never 
 The stream is made unwritable by putting a string where it lives (the real stream is
 renamed aside and back, consumer group and entries included)."""
 
-from conftest import Client, events_by_message_id, uid
+from conftest import Client, events_by_message_id, uid, unwritable_stream
 
-STREAM = "analytics_events"
-ASIDE = STREAM + ":aside-for-test"
 
 
 def test_a_failed_append_leaves_no_marker_and_the_retry_is_stored(r):
     client = Client()
     mid = uid("m")
     batch = {"batch": [{"type": "track", "event": "Rollback", "userId": uid("u"), "messageId": mid}]}
-    assert r.type(STREAM) == "stream"
-    r.rename(STREAM, ASIDE)
-    try:
-        r.set(STREAM, "not a stream")
+    with unwritable_stream(r):
         resp = client.post("/v1/batch", batch)
         assert resp.status_code == 503, resp.text
         assert resp.json()["code"] == "backend_unavailable"
-    finally:
-        r.delete(STREAM)
-        r.rename(ASIDE, STREAM)
     resp = client.post("/v1/batch", batch)
     assert resp.status_code == 200, resp.text
     assert "duplicate" not in resp.json(), resp.text

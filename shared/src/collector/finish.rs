@@ -28,10 +28,8 @@ pub fn finish(cfg: &Config, pending: Pending, outcome: CallOutcome) -> Finished 
     let answer = if pending.direct {
         clickhouse_answer(outcome)
     } else {
-        let mut answers = crate::redis::linger::split(parse_outcome(outcome), 1);
-        answers
-            .pop()
-            .unwrap_or_else(|| Err(RestError::Unavailable("no reply".into())))
+        use crate::redis::linger::{only, split};
+        only(split(parse_outcome(outcome), 1))
     };
     finish_answer(cfg, pending, answer)
 }

@@ -410,10 +410,11 @@ impl<'a> MemberView<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn member(rid: &str, marker: Option<(&str, i64)>, trim: i64) -> Member {
+    /// A one-event member of request `rid` on stream `s` (also the group commit's tests).
+    pub(crate) fn member(rid: &str, marker: Option<(&str, i64)>, trim: i64) -> Member {
         let group = GroupKeys {
             stream: "s",
             dead_letter_stream: "s:invalid",

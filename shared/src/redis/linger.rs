@@ -256,8 +256,12 @@ impl Linger {
 
 /// One member's call, alone.
 pub async fn alone<I: Io>(io: &I, member: &Member) -> Answer {
-    send(io, &[member])
-        .await
+    only(send(io, &[member]).await)
+}
+
+/// The answer of a one-member call (from [`send`] or [`split`] with `n` = 1).
+pub fn only(mut answers: Vec<Answer>) -> Answer {
+    answers
         .pop()
         .unwrap_or_else(|| Err(RestError::Unavailable("no reply".into())))
 }
@@ -268,7 +272,7 @@ mod tests {
     //! member once; when none finished, the clock moves 1 ms.
     use super::*;
     use crate::io::{CallOutcome, HttpReply, Request, RestCall};
-    use crate::redis::ingest::{GroupKeys, IngestView, MemberHead, MemberKeys, MemberTail};
+    use crate::redis::ingest::IngestView;
     use std::cell::Cell;
     use std::future::Future;
     use std::pin::Pin;
@@ -362,38 +366,7 @@ mod tests {
     }
 
     fn member(rid: &str) -> Member {
-        let group = GroupKeys {
-            stream: "s",
-            dead_letter_stream: "s:invalid",
-            seen: "s:seen",
-            lock: "s:drain:lock",
-            wanted: "s:drain:wanted",
-            metrics: "s:metrics",
-        };
-        let keys = MemberKeys {
-            rate_limit: "s:rl:k:c",
-            nonce: "s:sig:-",
-        };
-        let head = MemberHead {
-            max_requests: 0,
-            window_ms: 1,
-            nonce_ttl_ms: 0,
-            lock_ttl_ms: 0,
-            write_key_id: "k",
-            request_id: rid,
-            received_at_ms: 0,
-        };
-        let mut w = crate::redis::ingest::begin(&group, &keys, &head, 0);
-        w.events().piece("[{}]");
-        let tail = MemberTail {
-            accepted: 1,
-            rejected: 0,
-            rejects_json: "",
-            metrics: &[],
-            marker: Some((rid, 9)),
-            trim_before_us: 0,
-        };
-        crate::redis::ingest::end(w, &tail)
+        crate::redis::ingest::tests::member(rid, Some((rid, 9)), 0)
     }
 
     type Running<'a> = Vec<(usize, Pin<Box<dyn Future<Output = Answer> + 'a>>)>;
