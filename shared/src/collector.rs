@@ -92,6 +92,18 @@ pub struct Pending {
     pub(super) rejects: Rejects,
     pub(super) log: LogLine,
     pub(super) metrics: Vec<(String, u64)>,
+    /// The shard stream the request's member writes to (Redis sink).
+    pub(super) stream: Option<String>,
+}
+
+/// The drain lock a request was handed by the ingest script: drain `stream` (its shard)
+/// after the response, as `owner`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrainOwner {
+    /// The lock's value (the request id).
+    pub owner: String,
+    /// The shard stream the lock covers.
+    pub stream: String,
 }
 
 /// What the route table says a path is.

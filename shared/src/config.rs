@@ -25,6 +25,9 @@ pub struct Config {
     pub redis_token: SecretString,
     /// [`var::REDIS_STREAM_KEY`].
     pub stream_key: String,
+    /// [`var::STREAM_SHARDS`]: streams the events spread over (see
+    /// [`crate::stream::shard`]).
+    pub stream_shards: u16,
     /// [`var::RATE_LIMIT_WINDOW_MS`].
     pub rate_limit_window_ms: u64,
     /// [`var::RATE_LIMIT_MAX_REQUESTS`] (0 turns rate limiting off).
@@ -109,9 +112,27 @@ impl Upstash {
     }
 }
 
-/// [`var::REDIS_STREAM_KEY`], for tools that need only the stream (replay).
-pub fn stream_key(get: impl Fn(&str) -> Option<String>) -> String {
-    Vars::new(&get).text(&var::REDIS_STREAM_KEY)
+/// [`var::STREAM_SHARDS`], checked: 1 to [`crate::stream::shard::MAX_SHARDS`].
+pub fn stream_shards(v: &Vars<'_>) -> Result<u16, ConfigError> {
+    let max = crate::stream::shard::MAX_SHARDS;
+    match v.number::<u16>(&var::STREAM_SHARDS) {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(var::STREAM_SHARDS.invalid(format!("must be 1 to {max}"), &n.to_string())),
+        Err(_) => Err(var::STREAM_SHARDS.invalid(
+            format!("must be a whole number, 1 to {max}"),
+            &v.text(&var::STREAM_SHARDS),
+        )),
+    }
+}
+
+/// Every shard's stream ([`var::REDIS_STREAM_KEY`], [`var::STREAM_SHARDS`]), for tools
+/// that walk them all (replay).
+pub fn shard_streams(get: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
+    let v = Vars::new(&get);
+    Ok(crate::stream::shard::streams(
+        &v.text(&var::REDIS_STREAM_KEY),
+        stream_shards(&v)?,
+    ))
 }
 
 impl Config {
@@ -142,6 +163,7 @@ impl Config {
             redis_url: upstash.url,
             redis_token: upstash.token,
             stream_key: v.text(&var::REDIS_STREAM_KEY),
+            stream_shards: stream_shards(&v)?,
             rate_limit_window_ms: positive(&v, &var::RATE_LIMIT_WINDOW_MS)?,
             rate_limit_max_requests: v.number(&var::RATE_LIMIT_MAX_REQUESTS)?,
             max_event_bytes: positive(&v, &var::MAX_EVENT_BYTES)?,
@@ -177,11 +199,6 @@ impl Config {
                 .map(|h| h.trim_end_matches('/').to_string())
                 .filter(|h| !h.is_empty()),
         })
-    }
-
-    /// The dead-letter stream for rejected events.
-    pub fn dead_letter_stream(&self) -> String {
-        format!("{}:invalid", self.stream_key)
     }
 }
 
@@ -237,7 +254,6 @@ mod tests {
         assert_eq!(c.rate_limit_window_ms, 60_000);
         assert_eq!(c.rate_limit_max_requests, 100);
         assert_eq!(c.redis_url, "http://127.0.0.1:8079");
-        assert_eq!(c.dead_letter_stream(), "analytics_events:invalid");
         assert!(c.origins.allows("https://anything.example"));
         assert_eq!(c.signature_v1_until_s, 1_811_808_000); // 2027-06-01T00:00:00Z
         assert_eq!(c.log_level, LogLevel::Info);
@@ -258,6 +274,23 @@ mod tests {
         v.pop();
         v.push(("LINGER_MS", "0"));
         assert_eq!(from(&v).unwrap().linger_ms, 0);
+    }
+
+    #[test]
+    fn stream_shards_default_to_one_and_out_of_range_values_name_the_variable() {
+        assert_eq!(from(BASE).unwrap().stream_shards, 1);
+        let mut v = BASE.to_vec();
+        v.push(("STREAM_SHARDS", "8"));
+        assert_eq!(from(&v).unwrap().stream_shards, 8);
+        for bad in ["0", "65", "-1", "two", "1.5"] {
+            v.pop();
+            v.push(("STREAM_SHARDS", bad));
+            let err = from(&v).unwrap_err();
+            assert!(
+                err.contains("STREAM_SHARDS") && err.contains("1 to 64"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -46,17 +46,18 @@ pub fn is_health_path(path: &str) -> bool {
 }
 
 /// Which dependencies a deployment has: with the direct sink only ClickHouse; with the
-/// Redis sink the stream (key, consumer group), plus ClickHouse when this deployment drains.
+/// Redis sink the stream (key, shards, consumer group), plus ClickHouse when this
+/// deployment drains.
 pub fn dependencies<'a>(
     cfg: &'a crate::Config,
     drain: Option<&'a crate::drain::DrainConfig>,
-) -> (Option<(&'a str, &'a str)>, Option<&'a Target>) {
+) -> (Option<(&'a str, u16, &'a str)>, Option<&'a Target>) {
     match &cfg.sink {
         crate::config::Sink::ClickHouse(t) => (None, Some(t)),
         crate::config::Sink::Redis => {
             let group = drain.map_or("processors", |d| d.group.as_str());
             (
-                Some((cfg.stream_key.as_str(), group)),
+                Some((cfg.stream_key.as_str(), cfg.stream_shards, group)),
                 drain.map(|d| &d.target),
             )
         }
@@ -81,12 +82,12 @@ pub fn deep_access(
 }
 
 /// Decide what a health request needs.
-/// `stream` is `(stream key, consumer group)` when Redis is in use.
+/// `stream` is `(stream key, shards, consumer group)` when Redis is in use.
 pub fn plan(
     method: &str,
     path: &str,
     access: Result<(), &str>,
-    stream: Option<(&str, &str)>,
+    stream: Option<(&str, u16, &str)>,
     ch: Option<&Target>,
 ) -> HealthPlan {
     if method != "GET" && method != "HEAD" {
@@ -104,7 +105,7 @@ pub fn plan(
             return HealthPlan::Respond(r);
         }
         HealthPlan::Probe(Probes {
-            redis: stream.map(|(s, g)| stats_call(s, g)),
+            redis: stream.map(|(s, n, g)| stats_call(s, n, g)),
             clickhouse: ch.map(Target::probe),
             metrics,
         })

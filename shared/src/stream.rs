@@ -2,6 +2,8 @@
 //! (`XREADGROUP`, `XAUTOCLAIM` + `XPENDING` for delivery counts, `XGROUP CREATE` when it
 //! is missing), and the stream's health figures for `/health` and `/metrics`.
 
+pub mod shard;
+
 use crate::io::{CallOutcome, Io};
 use crate::redis::{ErrorCode, RestCall, RestError, command, parse_outcome};
 use serde_json::Value;
@@ -177,11 +179,11 @@ pub async fn reclaim<I: Io>(
         .collect())
 }
 
-/// Stream health for `/health` and `/metrics`, in one script.
+/// Stream health for `/health` and `/metrics`, in one script, summed over the shards.
 ///
-/// KEYS: 1 stream, 2 dead-letter stream, 3 metrics hash. ARGV: 1 group. Returns {length,
-/// pending, oldest unacked id or '', dead-letter length, group exists 0/1, metrics hash
-/// as a flat field/value array, backlog}.
+/// KEYS: per shard its stream, dead-letter stream, metrics hash. ARGV: 1 group. Returns
+/// {length, pending, oldest unacked id or '', dead-letter length, group exists 0/1, the
+/// metrics hashes summed as a flat field/value array, backlog}.
 pub const STATS_SCRIPT: &str = include_str!("lua/stats.lua");
 
 /// Stream statistics for health and metrics.
@@ -202,11 +204,22 @@ pub struct StreamStats {
     pub backlog: u64,
 }
 
-/// The call that fetches [`StreamStats`].
-pub fn stats_call(stream: &str, group: &str) -> RestCall {
-    let dlq = dead_letter_stream(stream);
-    let metrics = crate::metrics::hash_key(stream);
-    command(&["EVAL", STATS_SCRIPT, "3", stream, &dlq, &metrics, group])
+/// The call that fetches [`StreamStats`] of `stream`'s `shards` shards.
+pub fn stats_call(stream: &str, shards: u16, group: &str) -> RestCall {
+    // per shard: its stream, dead letters, metrics
+    let keys: Vec<String> = shard::streams(stream, shards)
+        .into_iter()
+        .flat_map(|s| [dead_letter_stream(&s), crate::metrics::hash_key(&s), s])
+        .collect();
+    let n = keys.len().to_string();
+    let mut args = vec!["EVAL", STATS_SCRIPT, n.as_str()];
+    for k in keys.chunks(3) {
+        if let [dlq, metrics, s] = k {
+            args.extend([s.as_str(), dlq.as_str(), metrics.as_str()]);
+        }
+    }
+    args.push(group);
+    command(&args)
 }
 
 /// The dead-letter stream of a stream.

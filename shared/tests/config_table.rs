@@ -67,7 +67,7 @@ fn reads(load: impl Fn(&dyn Fn(&str) -> Option<String>)) -> BTreeSet<String> {
 /// What each component loads, as its adapters do: the collector and health functions
 /// load `Config` and, when ClickHouse is configured, `DrainConfig` (the Worker drains
 /// after ack and on its cron; the Spin collector serves the health routes too). The
-/// processor: on Spin `Config` (for Upstash), natively only `Upstash` and the stream.
+/// processor: on Spin `Config` (for Upstash), natively only `Upstash` and the streams.
 fn component_reads(c: Component) -> BTreeSet<String> {
     reads(|get| {
         Config::from_lookup(get).unwrap();
@@ -75,7 +75,7 @@ fn component_reads(c: Component) -> BTreeSet<String> {
         if c == Component::Processor {
             ProcessorConfig::from_lookup(get).unwrap();
             config::Upstash::from_lookup(get).unwrap();
-            config::stream_key(get);
+            config::shard_streams(get).unwrap();
         }
     })
 }

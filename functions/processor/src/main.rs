@@ -86,31 +86,61 @@ mod native {
         log(
             "processor started",
             serde_json::json!({
-                "consumer": consumer, "stream": cfg.stream, "group": cfg.group, "batch_size": cfg.batch_size,
+                "consumer": consumer, "stream": cfg.stream, "shards": cfg.shards, "group": cfg.group,
+                "batch_size": cfg.batch_size,
             }),
         );
         // A signal ends the loop between passes, never inside one.
-        let (tx, mut stop) = tokio::sync::watch::channel(false);
+        let (tx, stop) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown().await;
             let _ = tx.send(true);
         });
-        let mut schedule = Schedule::new(&cfg);
+        // One loop per shard (STREAM_SHARDS), each with its own schedule: a blocking read
+        // on one shard never holds up another's backlog.
+        let shards = cfg.per_shard();
+        futures_util::future::join_all(
+            shards
+                .iter()
+                .map(|shard| drain_loop(&io, shard, &consumer, stop.clone())),
+        )
+        .await;
+        log("processor stopped", serde_json::json!({}));
+        ExitCode::SUCCESS
+    }
+
+    /// `processor replay`: see [`ingest_core::replay`].
+    /// Drain one shard's stream until `stop` turns true.
+    async fn drain_loop<I: ingest_core::drain::Io>(
+        io: &I,
+        cfg: &DrainConfig,
+        consumer: &str,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut schedule = Schedule::new(cfg);
         loop {
             if *stop.borrow() {
                 break;
             }
             let started = now_ms();
             let pass = schedule.next_pass(started);
-            let outcome = drain_once(&io, &cfg, &consumer, pass, now_ms).await;
+            let outcome = drain_once(io, cfg, consumer, pass, now_ms).await;
             let pause = schedule.after(&outcome, started, now_ms());
             match &outcome {
-                Ok(r) if r.entries > 0 => println!("{}", r.log_line("drained")),
+                Ok(r) if r.entries > 0 => {
+                    let mut line: serde_json::Value =
+                        serde_json::from_str(&r.log_line("drained")).unwrap_or_default();
+                    if let Some(obj) = line.as_object_mut() {
+                        obj.insert("stream".into(), cfg.stream.clone().into());
+                    }
+                    println!("{line}");
+                }
                 Ok(_) => {}
                 Err(e) => println!(
                     "{}",
                     serde_json::json!({
-                        "msg": "drain failed, will retry", "error": e.to_string(), "retry_in_ms": pause,
+                        "msg": "drain failed, will retry", "stream": cfg.stream,
+                        "error": e.to_string(), "retry_in_ms": pause,
                     })
                 ),
             }
@@ -121,11 +151,8 @@ mod native {
                 }
             }
         }
-        log("processor stopped", serde_json::json!({}));
-        ExitCode::SUCCESS
     }
 
-    /// `processor replay`: see [`ingest_core::replay`].
     pub async fn replay(args: &[String]) -> ExitCode {
         use ingest_core::replay::{Range, valid_bound};
         let mut range = Range {
@@ -170,7 +197,13 @@ mod native {
                 return ExitCode::from(2);
             }
         }
-        let stream = ingest_core::config::stream_key(env);
+        let streams = match ingest_core::config::shard_streams(env) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("processor replay: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         let native = match Native::from_env(0) {
             Ok(b) => b,
             Err(e) => {
@@ -184,26 +217,28 @@ mod native {
         } else {
             "replayed"
         };
-        let outcome = ingest_core::replay::run(&io, &stream, range, |r| {
-            log(
-                "dead letter",
-                serde_json::json!({ "id": r.id, "reason": r.reason, "outcome": r.outcome }),
-            )
-        })
-        .await;
-        match outcome {
-            Ok(t) => {
+        // Each shard's dead letters go back into that shard's stream.
+        let mut code = ExitCode::SUCCESS;
+        for stream in &streams {
+            let outcome = ingest_core::replay::run(&io, stream, range.clone(), |r| {
                 log(
+                    "dead letter",
+                    serde_json::json!({ "stream": stream, "id": r.id, "reason": r.reason, "outcome": r.outcome }),
+                )
+            })
+            .await;
+            match outcome {
+                Ok(t) => log(
                     "replay done",
                     serde_json::json!({ "stream": stream, verb: t.replayed, "skipped": t.skipped }),
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("processor replay: Redis {e}");
-                ExitCode::from(1)
+                ),
+                Err(e) => {
+                    eprintln!("processor replay: {stream}: Redis {e}");
+                    code = ExitCode::from(1);
+                }
             }
         }
+        code
     }
 
     async fn shutdown() {

@@ -43,6 +43,7 @@ pub fn finish_answer(cfg: &Config, pending: Pending, parsed: Answer) -> Finished
         rejects,
         mut log,
         metrics,
+        stream,
     } = pending;
     // The counters landed iff the script got as far as the append.
     let unflushed = match &parsed {
@@ -50,7 +51,10 @@ pub fn finish_answer(cfg: &Config, pending: Pending, parsed: Answer) -> Finished
         _ => metrics,
     };
     let drain_owner = match &parsed {
-        Ok(IngestOutcome::Appended(_, true)) => Some(log.request_id.clone()),
+        Ok(IngestOutcome::Appended(_, true)) => stream.map(|stream| super::DrainOwner {
+            owner: log.request_id.clone(),
+            stream,
+        }),
         _ => None,
     };
     let mut reply = match parsed {
@@ -114,7 +118,7 @@ pub struct Finished {
     /// Set when this request took the drain lock: the adapter should run
     /// [`crate::drain`] passes after responding (Workers `waitUntil`), then release the
     /// lock with [`crate::redis::RELEASE_SCRIPT`] under this owner id.
-    pub drain_owner: Option<String>,
+    pub drain_owner: Option<super::DrainOwner>,
     /// Metric increments that did not reach Redis; put them back with
     /// [`crate::metrics::Metrics::restore`].
     pub unflushed: Vec<(String, u64)>,

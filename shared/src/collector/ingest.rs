@@ -321,17 +321,10 @@ fn redis_append(
     mut pending: Pending,
     metrics: &mut crate::metrics::Metrics,
 ) -> Result<Plan, IngestError> {
-    use crate::redis::ingest::{GroupKeys, MemberHead, MemberKeys, MemberTail, begin, end};
+    use crate::redis::ingest::{MemberHead, MemberKeys, MemberTail, ShardKeys, begin, end};
+    // A client's rate limit and a signature's nonce hold across shards: named after the
+    // base stream, whichever shard the request lands on.
     let stream = &b.cfg.stream_key;
-    let (lock, wanted) = crate::redis::drain_keys(stream);
-    let group = GroupKeys {
-        stream,
-        dead_letter_stream: &b.cfg.dead_letter_stream(),
-        seen: &crate::redis::seen_key(stream),
-        lock: &lock,
-        wanted: &wanted,
-        metrics: &crate::metrics::hash_key(stream),
-    };
     let keys = MemberKeys {
         rate_limit: &format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client),
         nonce: &format!("{stream}:sig:{}", b.nonce.unwrap_or("-")),
@@ -354,7 +347,7 @@ fn redis_append(
         request_id: &pending.log.request_id,
         received_at_ms: b.edge.now_ms,
     };
-    let mut m = begin(&group, &keys, &head, b.body_len + b.body_len / 2 + 1024);
+    let mut m = begin(&keys, &head, b.body_len + b.body_len / 2 + 1024);
     let mut events = EventsArg {
         w: m.events(),
         count: 0,
@@ -401,7 +394,19 @@ fn redis_append(
             0
         },
     };
-    let member = end(m, &tail);
+    // The shard: by the messageIds' hash, so that a retry meets its own marker; by write
+    // key and client without one.
+    let shard = {
+        use crate::stream::shard;
+        let n = b.cfg.stream_shards;
+        match e.marker {
+            Some(m) => shard::of_marker(&m, n),
+            None => shard::of_parts(&[b.key.as_str(), b.rl_client], n),
+        }
+    };
+    let shard_keys = ShardKeys::of(&crate::stream::shard::stream_of(stream, shard));
+    let member = end(m, &shard_keys.group(), &tail);
+    pending.stream = Some(shard_keys.stream().to_string());
     pending.accepted = count;
     pending.rejects = e.rejects;
     pending.metrics = carried;

@@ -158,6 +158,7 @@ pub(super) fn build(
         rejects: Rejects::default(),
         log: log.clone(),
         metrics: Vec::new(),
+        stream: None,
     };
     ingest::call(&batch, rng, pending, metrics)
 }

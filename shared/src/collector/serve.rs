@@ -25,7 +25,7 @@ pub struct Served {
     pub log: Option<Log>,
     /// Set when this request took the drain lock: run [`drain_after_response`] with it
     /// after the response is sent.
-    pub drain_owner: Option<String>,
+    pub drain_owner: Option<super::DrainOwner>,
 }
 
 /// How many body bytes the adapter should read: `None` when the body is not needed (not a
@@ -101,13 +101,17 @@ pub async fn serve<I: Io>(
 /// After the response: move the stream into ClickHouse while holding the drain lock this
 /// request took, so events are queryable within about `FLUSH_INTERVAL_MS`. Returns the
 /// log line, if any.
-pub async fn drain_after_response<I: Io>(io: &I, dep: &Deployment, owner: &str) -> Option<Log> {
-    let drain = dep.drain.as_ref()?;
+pub async fn drain_after_response<I: Io>(
+    io: &I,
+    dep: &Deployment,
+    lock: &super::DrainOwner,
+) -> Option<Log> {
+    let drain = dep.drain.as_ref()?.for_stream(&lock.stream);
     let outcome = crate::drain::drain_after_ack(
         io,
-        drain,
+        &drain,
         "edge",
-        owner,
+        &lock.owner,
         dep.config.drain_lock_ms,
         AFTER_RESPONSE_PASSES,
     )

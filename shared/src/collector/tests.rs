@@ -657,3 +657,69 @@ fn settings_reply_varies_on_host_forwarded_proto_and_origin() {
     );
     assert_eq!(r.header("access-control-allow-credentials"), None);
 }
+
+#[test]
+fn with_shards_a_request_goes_to_its_messageids_shard_and_keeps_rate_limit_and_nonce_global() {
+    let h = headers(&[AUTH]);
+    let plan = |cfg: &Config, body: &str| {
+        let req = Incoming {
+            method: "POST",
+            path: "/v1/batch",
+            headers: &h,
+            body: body.as_bytes(),
+            peer_ip: Some("127.0.0.1".parse().unwrap()),
+            geo: None,
+            now_ms: 1_700_000_000_000,
+        };
+        call_args(plan(
+            cfg,
+            &req,
+            &mut Counter(0),
+            &mut crate::metrics::Metrics::default(),
+        ))
+    };
+    let sharded = cfg(&[("STREAM_SHARDS", "4"), ("REDIS_STREAM_KEY", "ev")]);
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..64 {
+        let body = format!(
+            r#"{{"batch":[{{"type":"track","event":"A","userId":"u","messageId":"m{i}"}}]}}"#
+        );
+        let (v, pending) = plan(&sharded, &body);
+        let stream = v.key(1).to_string();
+        // every group key is the shard's; the client's and the signature's are the base's
+        assert_eq!(
+            [v.key(2), v.key(3), v.key(4), v.key(5), v.key(6)],
+            [
+                format!("{stream}:invalid"),
+                format!("{stream}:seen"),
+                format!("{stream}:drain:lock"),
+                format!("{stream}:drain:wanted"),
+                format!("{stream}:metrics"),
+            ]
+        );
+        assert!(
+            v.first().rate_limit().starts_with("ev:rl:"),
+            "{}",
+            v.first().rate_limit()
+        );
+        assert_eq!(v.first().nonce(), "ev:sig:-");
+        assert_eq!(pending.stream.as_deref(), Some(stream.as_str()));
+        // the same messageIds (a retry, sent at another time) land on the same shard
+        let (again, _) = plan(
+            &sharded,
+            &body.replace("}]}", "}],\"sentAt\":\"2023-11-14T22:13:29Z\"}"),
+        );
+        assert_eq!(again.key(1), stream);
+        assert_eq!(again.marker(), v.marker());
+        seen.insert(stream);
+    }
+    let all: std::collections::BTreeSet<String> =
+        ["ev", "ev:1", "ev:2", "ev:3"].map(String::from).into();
+    assert_eq!(seen, all, "64 requests reach every one of 4 shards");
+    // one shard (the default): the stream itself, as before shards existed
+    let (v, _) = plan(
+        &cfg(&[("REDIS_STREAM_KEY", "ev")]),
+        r#"{"batch":[{"type":"track","event":"A","userId":"u","messageId":"m1"}]}"#,
+    );
+    assert_eq!((v.key(1), v.key(3)), ("ev", "ev:seen"));
+}

@@ -12,6 +12,9 @@ use secrecy::SecretString;
 pub struct DrainConfig {
     /// [`var::REDIS_STREAM_KEY`].
     pub stream: String,
+    /// [`var::STREAM_SHARDS`]: the streams drained are [`Self::streams`] (a config
+    /// made by [`Self::for_stream`] drains one of them).
+    pub shards: u16,
     /// [`var::REDIS_CONSUMER_GROUP`].
     pub group: String,
     /// [`var::BATCH_SIZE`]: entries per read.
@@ -67,6 +70,7 @@ impl DrainConfig {
         }
         Ok(Self {
             stream: v.text(&var::REDIS_STREAM_KEY),
+            shards: crate::config::stream_shards(&v)?,
             group: v.text(&var::REDIS_CONSUMER_GROUP),
             batch_size,
             flush_interval_ms: v.number(&var::FLUSH_INTERVAL_MS)?,
@@ -86,6 +90,26 @@ impl DrainConfig {
             None => Ok(None),
             Some(_) => Self::from_lookup(get).map(Some),
         }
+    }
+
+    /// Every shard's stream (see [`crate::stream::shard`]), shard 0 (the stream) first.
+    pub fn streams(&self) -> Vec<String> {
+        crate::stream::shard::streams(&self.stream, self.shards)
+    }
+
+    /// This configuration for one shard's stream: a drain of the result reads, acks and
+    /// dead-letters that stream only.
+    pub fn for_stream(&self, stream: &str) -> Self {
+        Self {
+            stream: stream.to_string(),
+            shards: 1,
+            ..self.clone()
+        }
+    }
+
+    /// One configuration per shard ([`Self::for_stream`] of each of [`Self::streams`]).
+    pub fn per_shard(&self) -> Vec<Self> {
+        self.streams().iter().map(|s| self.for_stream(s)).collect()
     }
 
     /// The dead-letter stream.

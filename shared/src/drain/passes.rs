@@ -54,10 +54,34 @@ pub async fn drain_after_ack<I: Io>(
     Ok(total)
 }
 
-/// The scheduled safety net (Workers cron, Spin trigger): take over entries left pending
-/// by dead consumers, retry this consumer's own, then drain new entries, for at most
-/// `max_passes` passes.
+/// The scheduled safety net (Workers cron, Spin trigger): on every shard, take over
+/// entries left pending by dead consumers, retry this consumer's own, then drain new
+/// entries, for at most `max_passes` passes per shard. A shard that fails does not keep
+/// the others from being drained; the first failure is returned after all were tried.
 pub async fn drain_scheduled<I: Io>(
+    io: &I,
+    cfg: &DrainConfig,
+    consumer: &str,
+    max_passes: usize,
+) -> Result<Report, DrainError> {
+    if cfg.shards <= 1 {
+        return drain_shard(io, cfg, consumer, max_passes).await;
+    }
+    let mut total = Report::default();
+    let mut failed = None;
+    for shard in cfg.per_shard() {
+        match drain_shard(io, &shard, consumer, max_passes).await {
+            Ok(r) => total.add(&r),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    failed.map_or(Ok(total), Err)
+}
+
+/// [`drain_scheduled`] on one stream.
+async fn drain_shard<I: Io>(
     io: &I,
     cfg: &DrainConfig,
     consumer: &str,

@@ -479,3 +479,90 @@ fn config_requires_clickhouse_and_checks_numbers() {
     assert_eq!(err.name(), "BATCH_SIZE");
     assert!(DrainConfig::when_configured(|_| None).unwrap().is_none());
 }
+
+#[test]
+fn scheduled_drains_every_shard_and_a_failing_shard_does_not_stop_the_others() {
+    let mut c = cfg();
+    c.shards = 3;
+    assert_eq!(
+        c.streams(),
+        [
+            "analytics_events",
+            "analytics_events:1",
+            "analytics_events:2"
+        ]
+    );
+    let io = FakeIo::default()
+        // shard 0: nothing
+        .redis("XAUTOCLAIM", json!(["0-0", [], []]))
+        .redis("XREADGROUP", Value::Null)
+        .redis("XREADGROUP", Value::Null)
+        // shard 1: Redis refuses the reclaim
+        .redis_error("XAUTOCLAIM", "ERR broken")
+        // shard 2: one entry stored and acked
+        .redis("XAUTOCLAIM", json!(["0-0", [], []]))
+        .redis("XREADGROUP", Value::Null)
+        .redis("XREADGROUP", read(&[entry("1-0", &[GOOD])]))
+        .clickhouse(200, "")
+        .redis("EVAL", json!([1, 0]))
+        .redis("XREADGROUP", Value::Null);
+    let err = block_on(drain_scheduled(&io, &c, "cron", 10)).unwrap_err();
+    assert!(err.to_string().contains("broken"), "{err}");
+    let calls = io.calls.borrow();
+    // each call reads its own shard's stream; the ack names shard 2's keys
+    let stream_of = |call: &Vec<String>| {
+        call.iter()
+            .find(|a| a.starts_with("analytics_events"))
+            .cloned()
+            .unwrap()
+    };
+    let streams: Vec<String> = calls.iter().map(stream_of).collect();
+    assert_eq!(
+        streams,
+        [
+            "analytics_events",
+            "analytics_events",
+            "analytics_events",
+            "analytics_events:1",
+            "analytics_events:2",
+            "analytics_events:2",
+            "analytics_events:2",
+            "analytics_events:2",
+            "analytics_events:2",
+        ]
+    );
+    let ack = &calls[7];
+    assert!(
+        ack.contains(&"analytics_events:2:invalid".to_string()),
+        "{ack:?}"
+    );
+    assert!(
+        ack.contains(&"analytics_events:2:metrics".to_string()),
+        "{ack:?}"
+    );
+    drop(calls);
+    io.done();
+}
+
+#[test]
+fn the_stats_call_reads_every_shard_in_one_script() {
+    let call = crate::stream::stats_call("ev", 3, "processors");
+    let args: Vec<String> = serde_json::from_str(&call.body).unwrap();
+    assert_eq!(args[0], "EVAL");
+    assert_eq!(
+        args[2..],
+        [
+            "9",
+            "ev",
+            "ev:invalid",
+            "ev:metrics",
+            "ev:1",
+            "ev:1:invalid",
+            "ev:1:metrics",
+            "ev:2",
+            "ev:2:invalid",
+            "ev:2:metrics",
+            "processors"
+        ]
+    );
+}

@@ -16,7 +16,7 @@ fn probes(metrics: bool) -> Probes {
         "GET",
         if metrics { "/metrics" } else { "/health" },
         Ok(()),
-        Some(("s", "g")),
+        Some(("s", 1, "g")),
         Some(&t),
     ) {
         HealthPlan::Probe(p) => p,
@@ -41,7 +41,7 @@ fn deep_routes_need_the_metrics_token() {
                 "GET",
                 path,
                 deep_access(token, auth),
-                Some(("s", "g")),
+                Some(("s", 1, "g")),
                 None,
             ) else {
                 panic!("{path} probed without the token")
@@ -53,7 +53,7 @@ fn deep_routes_need_the_metrics_token() {
             "GET",
             path,
             deep_access(Some(&x), Some("Bearer x")),
-            Some(("s", "g")),
+            Some(("s", 1, "g")),
             None,
         );
         assert!(matches!(ok, HealthPlan::Probe(_)));
@@ -63,7 +63,7 @@ fn deep_routes_need_the_metrics_token() {
 #[test]
 fn liveness_needs_no_dependency() {
     assert!(
-        matches!(plan("GET", "/livez", Err("closed"), Some(("s", "g")), None), HealthPlan::Respond(r) if r.status == 200)
+        matches!(plan("GET", "/livez", Err("closed"), Some(("s", 1, "g")), None), HealthPlan::Respond(r) if r.status == 200)
     );
     assert!(
         matches!(plan("GET", "/health", Ok(()), None, None), HealthPlan::Probe(p) if p.clickhouse.is_none() && p.redis.is_none())

@@ -29,6 +29,49 @@ pub struct GroupKeys<'a> {
     pub metrics: &'a str,
 }
 
+/// The keys of one shard's group, named after its stream (see [`crate::stream::shard`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardKeys {
+    stream: String,
+    dead_letter_stream: String,
+    seen: String,
+    lock: String,
+    wanted: String,
+    metrics: String,
+}
+
+impl ShardKeys {
+    /// The keys of the shard whose stream is `stream`.
+    pub fn of(stream: &str) -> Self {
+        let (lock, wanted) = super::drain_keys(stream);
+        Self {
+            stream: stream.to_string(),
+            dead_letter_stream: crate::stream::dead_letter_stream(stream),
+            seen: super::seen_key(stream),
+            lock,
+            wanted,
+            metrics: crate::metrics::hash_key(stream),
+        }
+    }
+
+    /// The shard's stream.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// As the script's group keys.
+    pub fn group(&self) -> GroupKeys<'_> {
+        GroupKeys {
+            stream: &self.stream,
+            dead_letter_stream: &self.dead_letter_stream,
+            seen: &self.seen,
+            lock: &self.lock,
+            wanted: &self.wanted,
+            metrics: &self.metrics,
+        }
+    }
+}
+
 /// A member's own keys.
 #[derive(Debug)]
 pub struct MemberKeys<'a> {
@@ -78,7 +121,6 @@ pub struct MemberTail<'a> {
 /// A member being written: its events go into [`MemberWriter::events`].
 #[derive(Debug)]
 pub struct MemberWriter {
-    group: String,
     keys: String,
     args: CommandWriter,
 }
@@ -134,25 +176,10 @@ impl Member {
     }
 }
 
-/// Write the member's keys and head, and open its events argument: the caller writes the
-/// events into [`MemberWriter::events`], then calls [`end`].
-pub fn begin(
-    group: &GroupKeys<'_>,
-    keys: &MemberKeys<'_>,
-    head: &MemberHead<'_>,
-    capacity: usize,
-) -> MemberWriter {
-    let mut g = CommandWriter::with_capacity(128);
-    for k in [
-        group.stream,
-        group.dead_letter_stream,
-        group.seen,
-        group.lock,
-        group.wanted,
-        group.metrics,
-    ] {
-        g.arg(k);
-    }
+/// Write the member's own keys and head, and open its events argument: the caller writes
+/// the events into [`MemberWriter::events`], then calls [`end`] with the group's keys
+/// (the shard is known only once the events are read: see [`crate::stream::shard`]).
+pub fn begin(keys: &MemberKeys<'_>, head: &MemberHead<'_>, capacity: usize) -> MemberWriter {
     let mut k = CommandWriter::with_capacity(keys.rate_limit.len() + keys.nonce.len() + 8);
     k.arg(keys.rate_limit);
     k.arg(keys.nonce);
@@ -166,19 +193,15 @@ pub fn begin(
     w.arg(&head.received_at_ms.to_string());
     w.begin_arg();
     MemberWriter {
-        group: g.into_fragment(),
         keys: k.into_fragment(),
         args: w,
     }
 }
 
-/// Close the events argument and write the tail.
-pub fn end(m: MemberWriter, tail: &MemberTail<'_>) -> Member {
-    let MemberWriter {
-        group,
-        keys,
-        args: mut w,
-    } = m;
+/// Close the events argument, write the tail, and name the group (the shard's keys) the
+/// member belongs to.
+pub fn end(m: MemberWriter, group: &GroupKeys<'_>, tail: &MemberTail<'_>) -> Member {
+    let MemberWriter { keys, args: mut w } = m;
     w.end_arg();
     w.arg(&tail.accepted.to_string());
     w.arg(&tail.rejected.to_string());
@@ -192,8 +215,19 @@ pub fn end(m: MemberWriter, tail: &MemberTail<'_>) -> Member {
     let (marker, expiry) = tail.marker.unwrap_or(("", 0));
     w.arg(marker);
     w.arg(&expiry.to_string());
+    let mut g = CommandWriter::with_capacity(128);
+    for k in [
+        group.stream,
+        group.dead_letter_stream,
+        group.seen,
+        group.lock,
+        group.wanted,
+        group.metrics,
+    ] {
+        g.arg(k);
+    }
     Member {
-        group,
+        group: g.into_fragment(),
         keys,
         args: w.into_fragment(),
         trim_before_us: tail.trim_before_us,
@@ -415,14 +449,18 @@ pub(crate) mod tests {
 
     /// A one-event member of request `rid` on stream `s` (also the group commit's tests).
     pub(crate) fn member(rid: &str, marker: Option<(&str, i64)>, trim: i64) -> Member {
-        let group = GroupKeys {
-            stream: "s",
-            dead_letter_stream: "s:invalid",
-            seen: "s:seen",
-            lock: "s:drain:lock",
-            wanted: "s:drain:wanted",
-            metrics: "s:metrics",
-        };
+        member_on("s", rid, marker, trim)
+    }
+
+    /// [`member`] on the shard whose stream is `stream`.
+    pub(crate) fn member_on(
+        stream: &str,
+        rid: &str,
+        marker: Option<(&str, i64)>,
+        trim: i64,
+    ) -> Member {
+        let shard = ShardKeys::of(stream);
+        let group = shard.group();
         let rl = format!("s:rl:k:{rid}");
         let keys = MemberKeys {
             rate_limit: &rl,
@@ -437,7 +475,7 @@ pub(crate) mod tests {
             request_id: rid,
             received_at_ms: 5,
         };
-        let mut w = begin(&group, &keys, &head, 0);
+        let mut w = begin(&keys, &head, 0);
         w.events().piece("[{\"a\":1}]");
         let metrics = [("requests|batch|200".to_string(), 2)];
         let tail = MemberTail {
@@ -448,7 +486,7 @@ pub(crate) mod tests {
             marker,
             trim_before_us: trim,
         };
-        end(w, &tail)
+        end(w, &group, &tail)
     }
 
     #[test]

@@ -170,10 +170,12 @@ impl Group {
     }
 }
 
-/// An isolate's open group (Workers: one per isolate, shared by its concurrent requests).
+/// An isolate's open groups (Workers: one per isolate, shared by its concurrent
+/// requests): at most one per shard stream (`STREAM_SHARDS`), since a call touches one
+/// shard's keys.
 #[derive(Debug, Default)]
 pub struct Linger {
-    open: RefCell<Option<Rc<RefCell<Group>>>>,
+    open: RefCell<Vec<Rc<RefCell<Group>>>>,
 }
 
 impl Linger {
@@ -208,13 +210,18 @@ impl Linger {
 
     fn join(&self, member: Member, now: i64, linger_ms: u64) -> (Rc<RefCell<Group>>, usize) {
         let mut open = self.open.borrow_mut();
-        if let Some(group) = open.as_ref() {
+        let same = open.iter().position(|g| {
+            g.borrow()
+                .members
+                .first()
+                .is_some_and(|m| m.same_group(&member))
+        });
+        if let Some(group) = same.and_then(|i| open.get(i)) {
             let mut g = group.borrow_mut();
             let fits = g.sent_at.is_none()
                 && now < g.closes_at
                 && g.bytes + member.len() <= MAX_GROUP_BYTES
-                && g.members.len() < MAX_MEMBERS
-                && g.members.first().is_some_and(|m| m.same_group(&member));
+                && g.members.len() < MAX_MEMBERS;
             if fits {
                 g.bytes += member.len();
                 g.events += member.events();
@@ -227,6 +234,11 @@ impl Linger {
                 drop(g);
                 return (group.clone(), index);
             }
+        }
+        // A group that cannot take this member stays with its members (one of them sends
+        // it when due); the new group is the shard's open one from now on.
+        if let Some(i) = same {
+            open.swap_remove(i);
         }
         let full = member.len() >= FULL_GROUP_BYTES || member.events() >= FULL_GROUP_EVENTS;
         let group = Rc::new(RefCell::new(Group {
@@ -242,15 +254,12 @@ impl Linger {
             },
             sent_at: None,
         }));
-        *open = Some(group.clone());
+        open.push(group.clone());
         (group, 0)
     }
 
     fn close(&self, group: &Rc<RefCell<Group>>) {
-        let mut open = self.open.borrow_mut();
-        if open.as_ref().is_some_and(|g| Rc::ptr_eq(g, group)) {
-            *open = None;
-        }
+        self.open.borrow_mut().retain(|g| !Rc::ptr_eq(g, group));
     }
 }
 
@@ -290,6 +299,8 @@ mod tests {
         noscript: bool,
         by_sha: RefCell<Vec<bool>>,
         attempts: RefCell<Vec<u32>>,
+        /// Each call's stream (KEYS[1]).
+        streams: RefCell<Vec<String>>,
     }
 
     struct Sleep<'a> {
@@ -317,6 +328,7 @@ mod tests {
             self.calls.borrow_mut().push(ids.clone());
             self.by_sha.borrow_mut().push(v.by_sha());
             self.attempts.borrow_mut().push(v.attempt());
+            self.streams.borrow_mut().push(v.key(1).to_string());
             self.sleep(u64::try_from(self.latency_ms).unwrap()).await;
             if self.noscript && v.by_sha() {
                 return Ok(HttpReply::new(
@@ -358,6 +370,7 @@ mod tests {
             noscript: false,
             by_sha: RefCell::new(Vec::new()),
             attempts: RefCell::new(Vec::new()),
+            streams: RefCell::new(Vec::new()),
         }
     }
 
@@ -366,7 +379,11 @@ mod tests {
     }
 
     fn member(rid: &str) -> Member {
-        crate::redis::ingest::tests::member(rid, Some((rid, 9)), 0)
+        member_on("s", rid)
+    }
+
+    fn member_on(stream: &str, rid: &str) -> Member {
+        crate::redis::ingest::tests::member_on(stream, rid, Some((rid, 9)), 0)
     }
 
     type Running<'a> = Vec<(usize, Pin<Box<dyn Future<Output = Answer> + 'a>>)>;
@@ -377,6 +394,25 @@ mod tests {
         io: &Fake,
         linger: &Linger,
         arrive: &[i64],
+        linger_ms: u64,
+        drop_at: Option<i64>,
+    ) -> Vec<Option<Answer>> {
+        run_on(
+            io,
+            linger,
+            arrive,
+            &vec!["s"; arrive.len()],
+            linger_ms,
+            drop_at,
+        )
+    }
+
+    /// [`run`] with member `i` on the shard whose stream is `streams[i]`.
+    fn run_on(
+        io: &Fake,
+        linger: &Linger,
+        arrive: &[i64],
+        streams: &[&str],
         linger_ms: u64,
         drop_at: Option<i64>,
     ) -> Vec<Option<Answer>> {
@@ -391,7 +427,8 @@ mod tests {
                 if !started[i] && now >= *at {
                     started[i] = true;
                     let rid = format!("r{i}");
-                    running.push((i, Box::pin(linger.submit(io, member(&rid), linger_ms))));
+                    let m = member_on(streams[i], &rid);
+                    running.push((i, Box::pin(linger.submit(io, m, linger_ms))));
                 }
             }
             if drop_at.is_some_and(|t| now >= t) {
@@ -435,6 +472,38 @@ mod tests {
             answers[3],
             Some(Ok(IngestOutcome::Appended("7-0".into(), false)))
         );
+    }
+
+    #[test]
+    fn each_shard_has_its_own_open_group_and_a_call_touches_one_shard() {
+        let io = fake(ok);
+        let linger = Linger::default();
+        let answers = run_on(
+            &io,
+            &linger,
+            &[0, 1, 2, 3, 4],
+            &["s", "s:1", "s", "s:2", "s:1"],
+            5,
+            None,
+        );
+        assert!(answers.iter().all(|a| matches!(a, Some(Ok(_)))));
+        let mut calls: Vec<(String, Vec<String>)> = io
+            .streams
+            .borrow()
+            .iter()
+            .cloned()
+            .zip(io.calls.borrow().iter().cloned())
+            .collect();
+        calls.sort();
+        assert_eq!(
+            calls,
+            [
+                ("s".to_string(), vec!["r0".to_string(), "r2".to_string()]),
+                ("s:1".to_string(), vec!["r1".to_string(), "r4".to_string()]),
+                ("s:2".to_string(), vec!["r3".to_string()]),
+            ]
+        );
+        assert!(linger.open.borrow().is_empty(), "sent groups are closed");
     }
 
     #[test]

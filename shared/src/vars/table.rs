@@ -42,6 +42,12 @@ table! {
     REDIS_TOKEN { Optional("required (redis sink)"), secret: true, read_by: ALL }
     /// The stream; rejects go to `<stream>:invalid`.
     REDIS_STREAM_KEY { Default("analytics_events"), secret: false, read_by: ALL }
+    /// Streams to spread requests over, 1 to 64: shard 0 is `<stream>`, shard i
+    /// `<stream>:<i>`, each with its own markers, dead letters, counters and drain lock, so
+    /// scripts on different shards never wait for each other (Upstash locks per key). A
+    /// request goes to the shard its messageIds hash to; processors drain every shard.
+    /// Raise it freely; before lowering it, let the processors empty the higher shards.
+    STREAM_SHARDS { Default("1"), secret: false, read_by: ALL }
     /// Browser origins allowed to send: `*`, `null`, exact origins,
     /// `https://*.example.com` (whole labels, same scheme and port).
     ALLOWED_ORIGINS { Default("*"), secret: false, read_by: ALL }
