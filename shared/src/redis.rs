@@ -150,6 +150,11 @@ impl CommandWriter {
 /// isolate, so the drainer looks at the stream itself before it lets go.
 pub const RELEASE_SCRIPT: &str = include_str!("lua/release.lua");
 
+/// The dead-letter stream of a stream.
+pub fn dead_letter_stream(stream: &str) -> String {
+    format!("{stream}:invalid")
+}
+
 /// The retry markers of a stream: one sorted set, each marker scored by its expiry.
 pub fn seen_key(stream: &str) -> String {
     format!("{stream}:seen")

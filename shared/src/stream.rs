@@ -4,6 +4,8 @@
 
 pub mod shard;
 
+pub use crate::redis::dead_letter_stream;
+
 use crate::io::{CallOutcome, Io};
 use crate::redis::{ErrorCode, RestCall, RestError, command, parse_outcome};
 use serde_json::Value;
@@ -220,11 +222,6 @@ pub fn stats_call(stream: &str, shards: u16, group: &str) -> RestCall {
     }
     args.push(group);
     command(&args)
-}
-
-/// The dead-letter stream of a stream.
-pub fn dead_letter_stream(stream: &str) -> String {
-    format!("{stream}:invalid")
 }
 
 /// Parse the stats script's answer.

@@ -46,7 +46,7 @@ impl ShardKeys {
         let (lock, wanted) = super::drain_keys(stream);
         Self {
             stream: stream.to_string(),
-            dead_letter_stream: crate::stream::dead_letter_stream(stream),
+            dead_letter_stream: super::dead_letter_stream(stream),
             seen: super::seen_key(stream),
             lock,
             wanted,
