@@ -168,12 +168,18 @@ pub fn classify(status: u16) -> Failure {
     }
 }
 
-/// Deduplication token for a set of stream entries: the same entries give the same token,
-/// so a retried insert of the same batch is dropped by ClickHouse.
-pub fn dedup_token<S: AsRef<str>>(stream_ids: &[S]) -> String {
+/// Deduplication token for a set of stream entries of `stream`: the same entries give the
+/// same token, so a retried insert of the same batch is dropped by ClickHouse. Entry ids
+/// are only unique within one stream of one database (two shards, or two regions' databases,
+/// both append `<ms>-0` in the same millisecond), so the token also covers the stream's
+/// name and each entry's request ids (random per request, the same on every retry): two
+/// different batches never share a token, whatever stream or database they came from.
+pub fn dedup_token<S: AsRef<str>>(stream: &str, entries: &[S]) -> String {
     let mut h = Sha256::new();
-    for id in stream_ids {
-        h.update(id.as_ref().as_bytes());
+    h.update(stream.as_bytes());
+    h.update(b"\n");
+    for e in entries {
+        h.update(e.as_ref().as_bytes());
         h.update(b",");
     }
     let digest = h.finalize();

@@ -115,8 +115,8 @@ impl Upstash {
 /// [`var::STREAM_SHARDS`], checked: 1 to [`crate::stream::shard::MAX_SHARDS`].
 pub fn stream_shards(v: &Vars<'_>) -> Result<u16, ConfigError> {
     let max = crate::stream::shard::MAX_SHARDS;
-    match v.number::<u16>(&var::STREAM_SHARDS) {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
+    match v.number::<u64>(&var::STREAM_SHARDS) {
+        Ok(n) if (1..=u64::from(max)).contains(&n) => Ok(u16::try_from(n).unwrap_or(max)),
         Ok(n) => Err(var::STREAM_SHARDS.invalid(format!("must be 1 to {max}"), &n.to_string())),
         Err(_) => Err(var::STREAM_SHARDS.invalid(
             format!("must be a whole number, 1 to {max}"),
@@ -282,7 +282,15 @@ mod tests {
         let mut v = BASE.to_vec();
         v.push(("STREAM_SHARDS", "8"));
         assert_eq!(from(&v).unwrap().stream_shards, 8);
-        for bad in ["0", "65", "-1", "two", "1.5"] {
+        for bad in [
+            "0",
+            "65",
+            "65536",
+            "99999999999999999999",
+            "-1",
+            "two",
+            "1.5",
+        ] {
             v.pop();
             v.push(("STREAM_SHARDS", bad));
             let err = from(&v).unwrap_err();

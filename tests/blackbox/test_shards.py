@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from conftest import (CLICKHOUSE_URL, CLICKHOUSE_WRITER_PASSWORD, DEEP, KEY, ROOT, RUNTIME, UPSTASH_TOKEN,
-                      UPSTASH_URL, basic, fresh_ip, peer_headers, uid, wait_for_rows)
+                      UPSTASH_URL, basic, ch_query, fresh_ip, peer_headers, uid, wait_for_rows)
 
 SHARDED_URL = os.environ.get("SHARDED_URL", "").rstrip("/")
 BASE = os.environ.get("SHARDED_STREAM", "sharded_events")
@@ -141,6 +141,16 @@ def test_the_processor_drains_every_shard_into_clickhouse_exactly_once(r, proces
     got = wait_for_rows("SELECT count() AS n FROM analytics.events FINAL WHERE message_id IN {ids:Array(String)}",
                         len(ids), timeout=60, ids="[" + ",".join(f"'{m}'" for m in ids) + "]")
     assert got == len(ids)
+    # a row names its entry: the bare id on shard 0, `<shard>:<id>` on the others (ids repeat
+    # across shards)
+    rows = ch_query("SELECT message_id, stream_id FROM analytics.events FINAL WHERE message_id IN {ids:Array(String)}",
+                    ids="[" + ",".join(f"'{m}'" for m in ids) + "]")
+    for row in rows:
+        stream = found[row["message_id"]][0]
+        shard = STREAMS.index(stream)
+        entry = row["stream_id"] if shard == 0 else row["stream_id"].removeprefix(f"{shard}:")
+        assert entry != row["stream_id"] or shard == 0, row
+        assert any(eid == entry for eid, _ in r.xrange(stream, entry, entry)), (row, stream)
     # nothing left pending in any shard once drained
     deadline = time.time() + 30
     while True:

@@ -109,7 +109,6 @@ mod native {
         ExitCode::SUCCESS
     }
 
-    /// `processor replay`: see [`ingest_core::replay`].
     /// Drain one shard's stream until `stop` turns true.
     async fn drain_loop<I: ingest_core::drain::Io>(
         io: &I,
@@ -153,6 +152,7 @@ mod native {
         }
     }
 
+    /// `processor replay`: see [`ingest_core::replay`]; walks every shard's dead letters.
     pub async fn replay(args: &[String]) -> ExitCode {
         use ingest_core::replay::{Range, valid_bound};
         let mut range = Range {

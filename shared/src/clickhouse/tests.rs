@@ -97,8 +97,20 @@ fn insert_request_pins_settings_and_token() {
     assert!(r.url.contains("async_insert=0"));
     assert!(r.url.contains("insert_deduplication_token=tok"));
     assert!(r.headers.contains(&("x-clickhouse-key", "p w".into())));
-    assert_eq!(dedup_token(&["1-0", "2-0"]), dedup_token(&["1-0", "2-0"]));
-    assert_ne!(dedup_token(&["1-0", "2-0"]), dedup_token(&["1-0"]));
+    assert_eq!(
+        dedup_token("s", &["1-0 r1", "2-0 r2"]),
+        dedup_token("s", &["1-0 r1", "2-0 r2"])
+    );
+    assert_ne!(
+        dedup_token("s", &["1-0 r1", "2-0 r2"]),
+        dedup_token("s", &["1-0 r1"])
+    );
+    // the same ids on another shard, or another database's stream, are other entries
+    assert_ne!(
+        dedup_token("s", &["1-0 r1"]),
+        dedup_token("s:1", &["1-0 r1"])
+    );
+    assert_ne!(dedup_token("s", &["1-0 r1"]), dedup_token("s", &["1-0 r9"]));
     assert_eq!(classify(400), Failure::Permanent);
     assert_eq!(classify(0), Failure::Transient);
     assert_eq!(classify(403), Failure::Transient);

@@ -325,9 +325,14 @@ fn redis_append(
     // A client's rate limit and a signature's nonce hold across shards: named after the
     // base stream, whichever shard the request lands on.
     let stream = &b.cfg.stream_key;
+    let rate_limit = format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client);
+    // An unsigned request has no nonce: its slot repeats the rate-limit key (the script
+    // touches the slot only for a v2 signature). A shared placeholder key would be locked
+    // by every call (Upstash locks each key in KEYS) and serialize all shards on it.
+    let nonce = b.nonce.map(|n| format!("{stream}:sig:{n}"));
     let keys = MemberKeys {
-        rate_limit: &format!("{stream}:rl:{}:{}", b.key.as_str(), b.rl_client),
-        nonce: &format!("{stream}:sig:{}", b.nonce.unwrap_or("-")),
+        rate_limit: &rate_limit,
+        nonce: nonce.as_deref().unwrap_or(&rate_limit),
     };
     let offer = b.cfg.drain_lock_ms > 0
         && metrics.offer_lock(

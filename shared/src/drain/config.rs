@@ -15,6 +15,9 @@ pub struct DrainConfig {
     /// [`var::STREAM_SHARDS`]: the streams drained are [`Self::streams`] (a config
     /// made by [`Self::for_stream`] drains one of them).
     pub shards: u16,
+    /// Which shard `stream` is (0: the stream itself), in a config made by
+    /// [`Self::for_stream`]; rows name their entry `<shard>:<id>` past shard 0.
+    pub shard: u16,
     /// [`var::REDIS_CONSUMER_GROUP`].
     pub group: String,
     /// [`var::BATCH_SIZE`]: entries per read.
@@ -71,6 +74,7 @@ impl DrainConfig {
         Ok(Self {
             stream: v.text(&var::REDIS_STREAM_KEY),
             shards: crate::config::stream_shards(&v)?,
+            shard: 0,
             group: v.text(&var::REDIS_CONSUMER_GROUP),
             batch_size,
             flush_interval_ms: v.number(&var::FLUSH_INTERVAL_MS)?,
@@ -100,10 +104,26 @@ impl DrainConfig {
     /// This configuration for one shard's stream: a drain of the result reads, acks and
     /// dead-letters that stream only.
     pub fn for_stream(&self, stream: &str) -> Self {
+        let shard = stream
+            .strip_prefix(self.stream.as_str())
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
         Self {
             stream: stream.to_string(),
             shards: 1,
+            shard,
             ..self.clone()
+        }
+    }
+
+    /// What a row's `stream_id` says of the entry it came from: the entry id on shard 0 (as
+    /// before shards), `<shard>:<id>` on the others (ids repeat across shards).
+    pub fn entry_source(&self, id: &str) -> String {
+        if self.shard == 0 {
+            id.to_string()
+        } else {
+            format!("{}:{id}", self.shard)
         }
     }
 

@@ -130,7 +130,7 @@ pub async fn drain_once<I: Io>(
     if report.entries == 0 {
         return Ok(report);
     }
-    let (batches, bad) = rows::build(&entries);
+    let (batches, bad) = rows::build(&entries, |id| cfg.entry_source(id));
     dead.extend(bad);
     let mut done = Vec::new();
     let stored = store(
@@ -194,9 +194,9 @@ async fn store<I: Io>(
     let why = if row_count == 0 {
         None
     } else {
-        let ids: Vec<String> = batches.iter().map(|b| b.id.clone()).collect();
+        let tokens: Vec<&str> = batches.iter().map(|b| b.token.as_str()).collect();
         let all_rows: String = batches.iter().map(|b| b.rows.as_str()).collect();
-        match insert(io, cfg, &ids, all_rows).await {
+        match insert(io, cfg, &tokens, all_rows).await {
             Ok(()) => None,
             Err((Failure::Transient, m)) => return Err(DrainError::ClickHouse(m)),
             Err((Failure::Permanent, m)) => Some(m),
@@ -217,7 +217,7 @@ async fn store<I: Io>(
         } else if !split {
             Some(why.clone())
         } else {
-            match insert(io, cfg, std::slice::from_ref(&b.id), b.rows).await {
+            match insert(io, cfg, &[b.token.as_str()], b.rows).await {
                 Ok(()) => None,
                 Err((Failure::Permanent, m)) => Some(m),
                 Err((Failure::Transient, m)) => return Err(DrainError::ClickHouse(m)),
@@ -243,10 +243,12 @@ async fn store<I: Io>(
 async fn insert<I: Io>(
     io: &I,
     cfg: &DrainConfig,
-    ids: &[String],
+    tokens: &[&str],
     rows: String,
 ) -> Result<(), (Failure, String)> {
-    let req = cfg.target.insert(rows, &clickhouse::dedup_token(ids));
+    let req = cfg
+        .target
+        .insert(rows, &clickhouse::dedup_token(&cfg.stream, tokens));
     match io.clickhouse(&req).await {
         Ok(reply) if reply.is_success() => Ok(()),
         Ok(reply) => Err((

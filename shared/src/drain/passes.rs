@@ -54,10 +54,17 @@ pub async fn drain_after_ack<I: Io>(
     Ok(total)
 }
 
-/// The scheduled safety net (Workers cron, Spin trigger): on every shard, take over
-/// entries left pending by dead consumers, retry this consumer's own, then drain new
-/// entries, for at most `max_passes` passes per shard. A shard that fails does not keep
-/// the others from being drained; the first failure is returned after all were tried.
+/// Calls one scheduled run makes before it starts no further shard: Workers Free allows 50
+/// subrequests per invocation, and an idle shard costs 3 (reclaim, own pending, new).
+pub const SCHEDULED_CALL_BUDGET: usize = 40;
+
+/// The scheduled safety net (Workers cron, Spin trigger): on each shard, take over entries
+/// left pending by dead consumers, retry this consumer's own, then drain new entries, for
+/// at most `max_passes` passes per shard. With several shards a run starts no new shard
+/// once it has made [`SCHEDULED_CALL_BUDGET`] calls, and each minute's run starts that
+/// many shards further on, so a cron with a small subrequest limit still reaches every
+/// shard within a few minutes. A shard that fails does not keep the others from being
+/// drained; the first failure is returned after the run.
 pub async fn drain_scheduled<I: Io>(
     io: &I,
     cfg: &DrainConfig,
@@ -67,10 +74,24 @@ pub async fn drain_scheduled<I: Io>(
     if cfg.shards <= 1 {
         return drain_shard(io, cfg, consumer, max_passes).await;
     }
+    let shards = cfg.per_shard();
+    let n = shards.len();
+    let minute = usize::try_from(io.now_ms().div_euclid(60_000)).unwrap_or(0);
+    let start = minute.wrapping_mul(SCHEDULED_CALL_BUDGET / 3) % n;
+    let counted = Counted {
+        io,
+        calls: std::cell::Cell::new(0),
+    };
     let mut total = Report::default();
     let mut failed = None;
-    for shard in cfg.per_shard() {
-        match drain_shard(io, &shard, consumer, max_passes).await {
+    for k in 0..n {
+        if counted.calls.get() >= SCHEDULED_CALL_BUDGET {
+            break;
+        }
+        let Some(shard) = shards.get((start + k) % n) else {
+            break;
+        };
+        match drain_shard(&counted, shard, consumer, max_passes).await {
             Ok(r) => total.add(&r),
             Err(e) => {
                 failed.get_or_insert(e);
@@ -78,6 +99,29 @@ pub async fn drain_scheduled<I: Io>(
         }
     }
     failed.map_or(Ok(total), Err)
+}
+
+/// An [`Io`] that counts the backend calls made through it.
+struct Counted<'a, I> {
+    io: &'a I,
+    calls: std::cell::Cell<usize>,
+}
+
+impl<I: Io> Io for Counted<'_, I> {
+    async fn redis(&self, call: &crate::io::RestCall) -> crate::io::CallOutcome {
+        self.calls.set(self.calls.get() + 1);
+        self.io.redis(call).await
+    }
+    async fn clickhouse(&self, req: &crate::clickhouse::Request) -> crate::io::CallOutcome {
+        self.calls.set(self.calls.get() + 1);
+        self.io.clickhouse(req).await
+    }
+    fn now_ms(&self) -> i64 {
+        self.io.now_ms()
+    }
+    async fn sleep(&self, ms: u64) {
+        self.io.sleep(ms).await;
+    }
 }
 
 /// [`drain_scheduled`] on one stream.

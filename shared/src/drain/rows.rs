@@ -56,6 +56,9 @@ impl DeadLetter {
 #[derive(Debug)]
 pub(super) struct Batch {
     pub(super) id: String,
+    /// What the insert's deduplication token covers for this entry: its id and its
+    /// request ids (see [`clickhouse::dedup_token`]).
+    pub(super) token: String,
     pub(super) rows: String,
     pub(super) row_count: usize,
     pub(super) dead: Vec<DeadLetter>,
@@ -63,7 +66,11 @@ pub(super) struct Batch {
 
 /// Turn entries into insertable rows, one batch per entry; entries that can never become
 /// rows come back as dead letters.
-pub(super) fn build(entries: &[Entry]) -> (Vec<Batch>, Vec<DeadLetter>) {
+/// `source` names an entry in its rows' `stream_id` ([`super::DrainConfig::entry_source`]).
+pub(super) fn build(
+    entries: &[Entry],
+    source: impl Fn(&str) -> String,
+) -> (Vec<Batch>, Vec<DeadLetter>) {
     let mut batches = Vec::with_capacity(entries.len());
     let mut dead = Vec::new();
     for e in entries {
@@ -79,8 +86,9 @@ pub(super) fn build(entries: &[Entry]) -> (Vec<Batch>, Vec<DeadLetter>) {
         let mut rows = String::with_capacity(events_json.len() + events.len() * 400);
         let mut n = 0;
         let mut bad = Vec::new();
+        let stream_id = source(&e.id);
         for ev in events {
-            match clickhouse::row(ev.get(), wk, &e.id) {
+            match clickhouse::row(ev.get(), wk, &stream_id) {
                 Ok(r) => {
                     rows.push_str(&r);
                     rows.push('\n');
@@ -93,6 +101,7 @@ pub(super) fn build(entries: &[Entry]) -> (Vec<Batch>, Vec<DeadLetter>) {
         }
         batches.push(Batch {
             id: e.id.clone(),
+            token: format!("{} {}", e.id, e.field("rid").unwrap_or_default()),
             rows,
             row_count: n,
             dead: bad,
@@ -122,7 +131,7 @@ mod tests {
                 fields: vec![],
             },
         ];
-        let (batches, dead) = build(&entries);
+        let (batches, dead) = build(&entries, str::to_string);
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].row_count, 1);
         assert_eq!(dead.len(), 2);

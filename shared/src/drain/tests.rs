@@ -566,3 +566,63 @@ fn the_stats_call_reads_every_shard_in_one_script() {
         ]
     );
 }
+
+#[test]
+fn the_same_entry_ids_on_two_shards_are_two_inserts_to_clickhouse() {
+    // Two shards append `<ms>-0` in the same millisecond: their inserts must not share a
+    // deduplication token, or ClickHouse drops the second as a retry of the first.
+    let base = cfg();
+    let mut tokens = Vec::new();
+    for c in [base.clone(), base.for_stream("analytics_events:1")] {
+        let io = FakeIo::default()
+            .redis("XREADGROUP", read(&[entry("7-0", &[GOOD])]))
+            .clickhouse(200, "")
+            .redis("EVAL", json!([1, 0]));
+        block_on(drain_once(&io, &c, "c", Pass::default(), || 0)).unwrap();
+        tokens.push(io.inserts.borrow()[0].clone());
+        io.done();
+    }
+    assert_ne!(tokens[0], tokens[1]);
+}
+
+#[test]
+fn a_scheduled_run_over_many_shards_stays_in_the_call_budget_and_the_next_minute_goes_on() {
+    let mut c = cfg();
+    c.shards = 64;
+    let visited = |now_ms: i64| {
+        let mut io = FakeIo::default();
+        for _ in 0..14 {
+            io = io
+                .redis("XAUTOCLAIM", json!(["0-0", [], []]))
+                .redis("XREADGROUP", Value::Null)
+                .redis("XREADGROUP", Value::Null);
+        }
+        io.now.set(now_ms);
+        block_on(drain_scheduled(&io, &c, "cron", 20)).unwrap();
+        io.done();
+        let calls = io.calls.borrow();
+        assert!(
+            calls.len() <= 50,
+            "Workers Free allows 50 subrequests: {}",
+            calls.len()
+        );
+        let mut shards: Vec<String> = calls
+            .iter()
+            .filter_map(|call| {
+                call.iter()
+                    .find(|a| a.starts_with("analytics_events"))
+                    .cloned()
+            })
+            .collect();
+        shards.dedup();
+        shards
+    };
+    let first = visited(0);
+    assert_eq!(first.len(), 14, "{first:?}");
+    assert_eq!(first[0], "analytics_events");
+    assert_eq!(first[13], "analytics_events:13");
+    // a minute later the run starts where this one could not go
+    let next = visited(60_000);
+    assert_eq!(next[0], "analytics_events:13");
+    assert_eq!(next[13], "analytics_events:26");
+}

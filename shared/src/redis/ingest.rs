@@ -77,7 +77,9 @@ impl ShardKeys {
 pub struct MemberKeys<'a> {
     /// This client's rate-limit counter.
     pub rate_limit: &'a str,
-    /// The signature nonce (`<stream>:sig:-` when unsigned).
+    /// The v2 signature's nonce; unsigned, the rate-limit key again (the script touches
+    /// this slot only for a v2 signature, and a key shared by every call would serialize
+    /// them all under Upstash's key locking).
     pub nonce: &'a str,
 }
 

@@ -46,7 +46,8 @@ table! {
     /// `<stream>:<i>`, each with its own markers, dead letters, counters and drain lock, so
     /// scripts on different shards never wait for each other (Upstash locks per key). A
     /// request goes to the shard its messageIds hash to; processors drain every shard.
-    /// Raise it freely; before lowering it, let the processors empty the higher shards.
+    /// Change it in the processors first; before lowering it, let them empty the
+    /// dropped shards (docs/ARCHITECTURE.md "STREAM_SHARDS").
     STREAM_SHARDS { Default("1"), secret: false, read_by: ALL }
     /// Browser origins allowed to send: `*`, `null`, exact origins,
     /// `https://*.example.com` (whole labels, same scheme and port).
