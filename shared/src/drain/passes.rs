@@ -61,9 +61,9 @@ pub const SCHEDULED_CALL_BUDGET: usize = 40;
 /// The scheduled safety net (Workers cron, Spin trigger): on each shard, take over entries
 /// left pending by dead consumers, retry this consumer's own, then drain new entries, for
 /// at most `max_passes` passes per shard. With several shards a run starts no new shard
-/// once it has made [`SCHEDULED_CALL_BUDGET`] calls, and each minute's run starts that
-/// many shards further on, so a cron with a small subrequest limit still reaches every
-/// shard within a few minutes. A shard that fails does not keep the others from being
+/// once it has made [`SCHEDULED_CALL_BUDGET`] calls, and each minute's run starts
+/// `SCHEDULED_CALL_BUDGET / 3` shards (as many as it can visit idle) further on, so a cron
+/// with a small subrequest limit still reaches every shard within a few minutes. A shard that fails does not keep the others from being
 /// drained; the first failure is returned after the run.
 pub async fn drain_scheduled<I: Io>(
     io: &I,
