@@ -21,6 +21,9 @@ pub async fn drain_after_ack<I: Io>(
     lock_ms: u64,
     max_passes: usize,
 ) -> Result<Report, DrainError> {
+    // Through the same counting port as the scheduled drain, so a Worker carries one copy
+    // of the drain (each port type is a separate instantiation of it in the wasm).
+    let io = &Counted::new(io);
     let (lock, wanted) = drain_keys(&cfg.stream);
     let ttl = lock_ms.to_string();
     let mut total = Report::default();
@@ -71,17 +74,14 @@ pub async fn drain_scheduled<I: Io>(
     consumer: &str,
     max_passes: usize,
 ) -> Result<Report, DrainError> {
+    let counted = Counted::new(io);
     if cfg.shards <= 1 {
-        return drain_shard(io, cfg, consumer, max_passes).await;
+        return drain_shard(&counted, cfg, consumer, max_passes).await;
     }
     let shards = cfg.per_shard();
     let n = shards.len();
     let minute = usize::try_from(io.now_ms().div_euclid(60_000)).unwrap_or(0);
     let start = minute.wrapping_mul(SCHEDULED_CALL_BUDGET / 3) % n;
-    let counted = Counted {
-        io,
-        calls: std::cell::Cell::new(0),
-    };
     let mut total = Report::default();
     let mut failed = None;
     for k in 0..n {
@@ -105,6 +105,15 @@ pub async fn drain_scheduled<I: Io>(
 struct Counted<'a, I> {
     io: &'a I,
     calls: std::cell::Cell<usize>,
+}
+
+impl<'a, I> Counted<'a, I> {
+    fn new(io: &'a I) -> Self {
+        Self {
+            io,
+            calls: std::cell::Cell::new(0),
+        }
+    }
 }
 
 impl<I: Io> Io for Counted<'_, I> {
