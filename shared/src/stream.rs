@@ -211,15 +211,14 @@ pub fn stats_call(stream: &str, shards: u16, group: &str) -> RestCall {
     // per shard: its stream, dead letters, metrics
     let keys: Vec<String> = shard::streams(stream, shards)
         .into_iter()
-        .flat_map(|s| [dead_letter_stream(&s), crate::metrics::hash_key(&s), s])
+        .flat_map(|s| {
+            let (dead, metrics) = (dead_letter_stream(&s), crate::metrics::hash_key(&s));
+            [s, dead, metrics]
+        })
         .collect();
     let n = keys.len().to_string();
     let mut args = vec!["EVAL", STATS_SCRIPT, n.as_str()];
-    for k in keys.chunks(3) {
-        if let [dlq, metrics, s] = k {
-            args.extend([s.as_str(), dlq.as_str(), metrics.as_str()]);
-        }
-    }
+    args.extend(keys.iter().map(String::as_str));
     args.push(group);
     command(&args)
 }

@@ -127,8 +127,7 @@ mod native {
             let pause = schedule.after(&outcome, started, now_ms());
             match &outcome {
                 Ok(r) if r.entries > 0 => {
-                    let mut line: serde_json::Value =
-                        serde_json::from_str(&r.log_line("drained")).unwrap_or_default();
+                    let mut line = r.log_value("drained");
                     if let Some(obj) = line.as_object_mut() {
                         obj.insert("stream".into(), cfg.stream.clone().into());
                     }

@@ -104,15 +104,10 @@ impl DrainConfig {
     /// This configuration for one shard's stream: a drain of the result reads, acks and
     /// dead-letters that stream only.
     pub fn for_stream(&self, stream: &str) -> Self {
-        let shard = stream
-            .strip_prefix(self.stream.as_str())
-            .and_then(|rest| rest.strip_prefix(':'))
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(0);
         Self {
             stream: stream.to_string(),
             shards: 1,
-            shard,
+            shard: crate::stream::shard::index_of(&self.stream, stream),
             ..self.clone()
         }
     }

@@ -58,6 +58,11 @@ impl Report {
 
     /// One JSON log line (`{"msg":..,"entries":..}`), the same on every platform.
     pub fn log_line(&self, what: &str) -> String {
+        self.log_value(what).to_string()
+    }
+
+    /// [`Self::log_line`] as a JSON value, for a caller that adds fields of its own.
+    pub fn log_value(&self, what: &str) -> serde_json::Value {
         serde_json::json!({
             "msg": what,
             "entries": self.entries,
@@ -67,7 +72,6 @@ impl Report {
             "trimmed": self.trimmed,
             "lag_ms": self.oldest_ms.unwrap_or(0),
         })
-        .to_string()
     }
 }
 

@@ -610,36 +610,37 @@ mod tests {
         assert!(io.now.get() - 1_000 <= 5 + TAKEOVER_MS + GIVE_UP_MS + 2);
     }
 
+    /// Submit `m` alone on a fresh linger; the virtual ms until it is answered.
+    fn ms_to_answer(io: &Fake, m: Member, linger_ms: u64) -> u32 {
+        let linger = Linger::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut f = Box::pin(linger.submit(io, m, linger_ms));
+        let mut ms = 0;
+        while f.as_mut().poll(&mut cx).is_pending() {
+            io.now.set(io.now.get() + 1);
+            ms += 1;
+        }
+        ms
+    }
+
     #[test]
     fn a_member_over_half_the_group_budget_goes_alone_at_once() {
         let io = fake(ok);
-        let linger = Linger::default();
-        let mut cx = Context::from_waker(Waker::noop());
         let mut big = member("big");
         big.pad_for_test(MAX_GROUP_BYTES);
-        let mut f = Box::pin(linger.submit(&io, big, 5));
-        let mut polls = 0;
-        while f.as_mut().poll(&mut cx).is_pending() {
-            io.now.set(io.now.get() + 1);
-            polls += 1;
-        }
-        assert_eq!(polls, 3, "the latency only, no linger");
+        assert_eq!(ms_to_answer(&io, big, 5), 3, "the latency only, no linger");
     }
 
     #[test]
     fn a_full_group_is_sent_without_waiting_for_the_linger() {
         let io = fake(ok);
-        let linger = Linger::default();
-        let mut cx = Context::from_waker(Waker::noop());
         let mut batch = member("batch");
         batch.pad_for_test(FULL_GROUP_BYTES);
-        let mut f = Box::pin(linger.submit(&io, batch, 30));
-        let mut polls = 0;
-        while f.as_mut().poll(&mut cx).is_pending() {
-            io.now.set(io.now.get() + 1);
-            polls += 1;
-        }
-        assert_eq!(polls, 3, "the latency only, not the 30 ms linger");
+        assert_eq!(
+            ms_to_answer(&io, batch, 30),
+            3,
+            "the latency only, not the 30 ms linger"
+        );
     }
 
     #[test]

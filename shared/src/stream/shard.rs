@@ -24,6 +24,16 @@ pub fn stream_of(base: &str, index: u16) -> String {
     }
 }
 
+/// Which shard of `base` the stream `stream` is (0 for `base` itself or a name that is no
+/// shard of it): the inverse of [`stream_of`].
+pub fn index_of(base: &str, stream: &str) -> u16 {
+    stream
+        .strip_prefix(base)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Every shard's stream, shard 0 first.
 pub fn streams(base: &str, shards: u16) -> Vec<String> {
     (0..shards.max(1)).map(|i| stream_of(base, i)).collect()
@@ -63,6 +73,10 @@ mod tests {
         assert_eq!(streams("s", 1), vec!["s"]);
         assert_eq!(streams("s", 0), vec!["s"]);
         assert_eq!(streams("s", 3), vec!["s", "s:1", "s:2"]);
+        for i in [0, 1, 63] {
+            assert_eq!(index_of("s", &stream_of("s", i)), i);
+        }
+        assert_eq!(index_of("s", "s:seen"), 0);
     }
 
     #[test]
