@@ -27,19 +27,34 @@ impl DeadLetter {
         }
     }
 
-    /// One event of an entry: the entry's fields with only that event, so `replay` can put
-    /// it back as an entry of its own (the rest of the entry was stored).
-    pub fn event(e: &Entry, event: &str, reason: String) -> Self {
+    /// The events of an entry that cannot be rows, as one dead letter: the entry's fields
+    /// with only those events, so `replay` can put them back as an entry of their own (the
+    /// rest of the entry was stored). One per entry, not one per event: the entry's other
+    /// fields are copied once, so an entry of many small bad events cannot multiply its
+    /// size in the ack. The reason is the first event's (at most [`MAX_REASON`] bytes)
+    /// and how many more there are.
+    pub fn events(e: &Entry, events: &[&str], first_reason: &str) -> Self {
         let mut map: serde_json::Map<String, Value> = e
             .fields
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
-        map.insert("events".into(), Value::String(format!("[{event}]")));
-        map.insert("n".into(), Value::String("1".into()));
+        map.insert(
+            "events".into(),
+            Value::String(format!("[{}]", events.join(","))),
+        );
+        map.insert("n".into(), Value::String(events.len().to_string()));
+        let cut = first_reason
+            .char_indices()
+            .nth(MAX_REASON)
+            .map_or(first_reason.len(), |(i, _)| i);
+        let first = first_reason.get(..cut).unwrap_or_default();
         Self {
             source_id: e.id.clone(),
-            reason,
+            reason: match events.len() {
+                1 => first.to_string(),
+                n => format!("{first} (and {} more events that cannot be rows)", n - 1),
+            },
             payload: Value::Object(map).to_string(),
         }
     }
@@ -49,6 +64,9 @@ impl DeadLetter {
         Self::entry(e, format!("ClickHouse refused the rows: {why}"))
     }
 }
+
+/// Longest reason of a dead letter for events, in characters.
+pub const MAX_REASON: usize = 200;
 
 /// The rows of one entry (empty when none of its events could be a row), and the dead
 /// letters of its events that cannot be rows. Those travel with the batch: they are
@@ -86,6 +104,7 @@ pub(super) fn build(
         let mut rows = String::with_capacity(events_json.len() + events.len() * 400);
         let mut n = 0;
         let mut bad = Vec::new();
+        let mut first_reason = None;
         let stream_id = source(&e.id);
         for ev in events {
             match clickhouse::row(ev.get(), wk, &stream_id) {
@@ -95,10 +114,15 @@ pub(super) fn build(
                     n += 1;
                 }
                 Err(clickhouse::RowError(reason)) => {
-                    bad.push(DeadLetter::event(e, ev.get(), reason))
+                    first_reason.get_or_insert(reason);
+                    bad.push(ev.get());
                 }
             }
         }
+        let bad = first_reason
+            .map(|reason| DeadLetter::events(e, &bad, &reason))
+            .into_iter()
+            .collect();
         batches.push(Batch {
             id: e.id.clone(),
             token: format!("{} {}", e.id, e.field("rid").unwrap_or_default()),
@@ -144,5 +168,43 @@ mod tests {
         assert_eq!(payload["events"], r#"[{"type":"track"}]"#);
         assert!(dead[0].reason.contains("JSON array"));
         assert!(dead[1].reason.contains("no events"));
+    }
+
+    #[test]
+    fn an_entrys_bad_events_are_one_dead_letter_with_its_fields_copied_once() {
+        let big = "x".repeat(5_000);
+        let entries = vec![Entry {
+            id: "1-0".into(),
+            fields: vec![
+                ("wk".into(), "k".into()),
+                ("rid".into(), big.clone()),
+                (
+                    "events".into(),
+                    r#"[1,{"type":"track"},{"type":"track","messageId":"m","timestamp":"2026-01-01T00:00:00Z","event":"A"},2]"#.into(),
+                ),
+            ],
+        }];
+        let (batches, dead) = build(&entries, str::to_string);
+        assert!(dead.is_empty());
+        assert_eq!(batches[0].row_count, 1);
+        let [bad] = batches[0].dead.as_slice() else {
+            panic!("one dead letter for the entry: {:?}", batches[0].dead.len())
+        };
+        assert!(
+            bad.reason.starts_with("event is not a JSON object"),
+            "{}",
+            bad.reason
+        );
+        assert!(
+            bad.reason
+                .ends_with("(and 2 more events that cannot be rows)"),
+            "{}",
+            bad.reason
+        );
+        let payload: Value = serde_json::from_str(&bad.payload).unwrap();
+        assert_eq!(payload["events"], r#"[1,{"type":"track"},2]"#);
+        assert_eq!(payload["n"], "3");
+        assert_eq!(payload["rid"], big.as_str());
+        assert!(bad.payload.len() < big.len() + 200, "the big field once");
     }
 }
